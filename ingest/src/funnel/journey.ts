@@ -1,0 +1,247 @@
+// Matching: one unit's events → its journey through a funnel (how far it got, when, from where).
+//
+// Semantics (CONTRACT.md, "Funnel definition"), chosen where the contract leaves them open:
+// - A unit reaches step k when it did steps 1..k in that order, each on a later event than the
+//   one before (events in ts order, ties kept in input order; one event serves one step), all
+//   within `window` of step 1 (ts(step k) - ts(step 1) <= windowMs).
+// - Each unit makes one journey per report: its best attempt, the one that gets furthest; of
+//   those, the earliest. Every step-1 event inside the entry range starts an attempt, so a unit
+//   whose first attempt expired can still convert in a later one. Later steps may fall after
+//   the range (within the window): a cohort keyed by the day of step 1.
+// - A journey that stopped early is in flight while the window of the unit's latest attempt is
+//   open (`openUntil`, the window end included): a later attempt may still overtake the best.
+// - Stage k runs from the step-k event to the step-(k+1) event (that one included, so the
+//   engagement it carries counts where it was spent); the last stage reached runs to the end of
+//   the step's session: that is where the visitor exited, or what it did after converting.
+// - `exitPath`: the path of the next pageview after the last step reached, in the same session;
+//   null when there is none (the visitor left the site) and when the journey converted.
+import type { StoredEvent } from '../event.js';
+import { stepMatches, type ParsedFunnel } from './definition.js';
+
+/** The fields of a stored event that the engine reads. */
+export type FunnelEvent = Pick<
+  StoredEvent,
+  | 'ts'
+  | 'name'
+  | 'path'
+  | 'props'
+  | 'channel'
+  | 'source'
+  | 'medium'
+  | 'campaign'
+  | 'device'
+  | 'browser'
+  | 'variant'
+  | 'landing'
+  | 'revenue_amount'
+  | 'revenue_currency'
+  | 'engaged_ms'
+  | 'scroll'
+  | 'session'
+>;
+
+/** Where the visit that entered step 1 came from, and on what. */
+export interface EntryAttribution {
+  channel: string;
+  source: string | null;
+  medium: string | null;
+  campaign: string | null;
+  device: string | null;
+  browser: string | null;
+  variant: string | null;
+  landing: string;
+}
+
+export interface StageEngagement {
+  /** Sum of the engaged ms reported during the stage; null when none was reported. */
+  engagedMs: number | null;
+  /** Deepest scroll (%) reported during the stage; null when none was reported. */
+  scroll: number | null;
+}
+
+export interface Journey {
+  /** ts of the step-1 event. */
+  start: number;
+  /** start + windowMs: the end of this attempt's window. */
+  windowEndsAt: number;
+  /**
+   * The end of the window of the unit's latest attempt (>= windowEndsAt): until then a journey
+   * that stopped early may still go on, through this attempt or a later one that overtakes it.
+   * (Of a converted journey, only >= windowEndsAt is promised: it is never in flight.)
+   */
+  openUntil: number;
+  /** Number of steps reached, 1..steps. */
+  reached: number;
+  /** ts of each step reached (length `reached`). */
+  stepTimes: number[];
+  attribution: EntryAttribution;
+  /** Next page after the last step reached (same session), null when the visitor left the site or converted. */
+  exitPath: string | null;
+  /** Engagement per stage reached (length `reached`). */
+  stages: StageEngagement[];
+  /** Revenue of the last step's event, when the journey converted and it carried some. */
+  revenue: { amount: number; currency: string } | null;
+}
+
+/** Step-1 events count only inside [from, to) (epoch ms), when given. */
+export interface EntryRange {
+  from?: number;
+  to?: number;
+}
+
+/**
+ * The journey of one unit (its events in any order), or null when it never entered step 1
+ * inside the entry range. O(events × steps).
+ */
+export function matchJourney(events: readonly FunnelEvent[], funnel: ParsedFunnel, entry: EntryRange = {}): Journey | null {
+  const sorted = isSortedByTs(events) ? events : [...events].sort((a, b) => a.ts - b.ts);
+  const n = sorted.length;
+  const stepCount = funnel.steps.length;
+  const from = entry.from ?? -Infinity;
+  const to = entry.to ?? Infinity;
+
+  // next[k][i]: the first index >= i whose event matches step k (n when none). With it, the
+  // greedy walk of an attempt (always the earliest next match, which leaves the most room in
+  // the window) costs O(steps) per step-1 event.
+  const next: Int32Array[] = funnel.steps.map(() => new Int32Array(n + 1).fill(n));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let k = 0; k < stepCount; k++) {
+      next[k][i] = stepMatches(funnel.steps[k], sorted[i]) ? i : next[k][i + 1];
+    }
+  }
+
+  let best: number[] | null = null;
+  let latestStart = -Infinity;
+  for (let start = next[0][0]; start < n; start = next[0][start + 1]) {
+    const t0 = sorted[start].ts;
+    if (t0 < from) continue;
+    if (t0 >= to) break;
+    latestStart = t0;
+    const deadline = t0 + funnel.windowMs;
+    const indexes = [start];
+    for (let k = 1; k < stepCount; k++) {
+      const j = next[k][indexes[k - 1] + 1];
+      if (j >= n || sorted[j].ts > deadline) break;
+      indexes.push(j);
+    }
+    if (!best || indexes.length > best.length) best = indexes;
+    if (best.length === stepCount) break;
+  }
+  return best && describeJourney(sorted, best, latestStart + funnel.windowMs, funnel);
+}
+
+function describeJourney(
+  events: readonly FunnelEvent[],
+  indexes: number[],
+  openUntil: number,
+  funnel: ParsedFunnel,
+): Journey {
+  const first = events[indexes[0]];
+  const reached = indexes.length;
+  const converted = reached === funnel.steps.length;
+  const lastIndex = indexes[reached - 1];
+  const last = events[lastIndex];
+
+  const stages: StageEngagement[] = indexes.map((index, k) => {
+    const stage = k + 1 < reached ? events.slice(index + 1, indexes[k + 1] + 1) : sameSessionAfter(events, index);
+    return engagementOf(stage);
+  });
+
+  let exitPath: string | null = null;
+  if (!converted) {
+    const nextPage = sameSessionAfter(events, lastIndex).find((event) => event.name === 'pageview');
+    exitPath = nextPage ? nextPage.path : null;
+  }
+
+  const revenue =
+    converted && last.revenue_amount !== null && last.revenue_currency !== null
+      ? { amount: last.revenue_amount, currency: last.revenue_currency }
+      : null;
+
+  return {
+    start: first.ts,
+    windowEndsAt: first.ts + funnel.windowMs,
+    openUntil,
+    reached,
+    stepTimes: indexes.map((index) => events[index].ts),
+    attribution: {
+      channel: first.channel,
+      source: first.source,
+      medium: first.medium,
+      campaign: first.campaign,
+      device: first.device,
+      browser: first.browser,
+      variant: first.variant,
+      landing: first.landing,
+    },
+    exitPath,
+    stages,
+    revenue,
+  };
+}
+
+function sameSessionAfter(events: readonly FunnelEvent[], index: number): FunnelEvent[] {
+  const session = events[index].session;
+  return events.slice(index + 1).filter((event) => event.session === session);
+}
+
+function engagementOf(events: readonly FunnelEvent[]): StageEngagement {
+  let engagedMs: number | null = null;
+  let scroll: number | null = null;
+  for (const event of events) {
+    if (event.engaged_ms !== null) engagedMs = (engagedMs ?? 0) + event.engaged_ms;
+    if (event.scroll !== null) scroll = Math.max(scroll ?? 0, event.scroll);
+  }
+  return { engagedMs, scroll };
+}
+
+function isSortedByTs(events: readonly FunnelEvent[]): boolean {
+  for (let i = 1; i < events.length; i++) if (events[i].ts < events[i - 1].ts) return false;
+  return true;
+}
+
+/** The unit a visitor's events count under: its lead once any of its events names one, else the visitor (persistent id or cookieless key). */
+export function unitsOf(events: readonly Pick<StoredEvent, 'ts' | 'visitor' | 'lead'>[]): Map<string, string> {
+  // The earliest lead of each visitor wins, so a visitor identified twice stays one unit.
+  const leadOf = new Map<string, { ts: number; lead: string }>();
+  for (const event of events) {
+    if (event.lead === null) continue;
+    const known = leadOf.get(event.visitor);
+    if (!known || event.ts < known.ts) leadOf.set(event.visitor, { ts: event.ts, lead: event.lead });
+  }
+  const units = new Map<string, string>();
+  for (const event of events) {
+    if (units.has(event.visitor)) continue;
+    const lead = leadOf.get(event.visitor);
+    units.set(event.visitor, lead ? `lead:${lead.lead}` : `visitor:${event.visitor}`);
+  }
+  return units;
+}
+
+/** Groups events by unit (see `unitsOf`), each group in ts order. */
+export function groupByUnit<E extends Pick<StoredEvent, 'ts' | 'visitor' | 'lead'>>(events: readonly E[]): Map<string, E[]> {
+  const units = unitsOf(events);
+  const groups = new Map<string, E[]>();
+  for (const event of events) {
+    const unit = units.get(event.visitor)!;
+    const group = groups.get(unit);
+    if (group) group.push(event);
+    else groups.set(unit, [event]);
+  }
+  for (const group of groups.values()) group.sort((a, b) => a.ts - b.ts);
+  return groups;
+}
+
+/** Journeys of every unit among `events` (all of one site) that entered step 1 inside the entry range. */
+export function matchJourneys(
+  events: readonly (FunnelEvent & Pick<StoredEvent, 'visitor' | 'lead'>)[],
+  funnel: ParsedFunnel,
+  entry: EntryRange = {},
+): Journey[] {
+  const journeys: Journey[] = [];
+  for (const group of groupByUnit(events).values()) {
+    const journey = matchJourney(group, funnel, entry);
+    if (journey) journeys.push(journey);
+  }
+  return journeys;
+}
