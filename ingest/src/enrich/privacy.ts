@@ -1,6 +1,6 @@
 // What is stored of a URL, a referrer or a property: no query data beyond campaign tags,
 // no e-mail addresses, no raw IPs (CONTRACT.md, "Ingestion").
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { PropValue } from '../event.js';
 
 /** The campaign parameters of a page URL (`utm_source` → `source`, …); absent when empty. */
@@ -117,11 +117,9 @@ export function sanitizeReferrer(raw: string | undefined): string | null {
  */
 export function cookielessVisitorKey(salt: string, site: string, ip: string, userAgent: string): string {
   // NUL separators: ("ab", "c") and ("a", "bc") must not hash alike.
-  return createHash('sha256')
-    .update(`${salt}\0${site}\0${ip}\0${userAgent}`)
-    .digest()
-    .subarray(0, 16)
-    .toString('base64url');
+  // The one-shot hash skips the Hash object: a few microseconds less on every cookieless event.
+  // 22 base64url characters: 132 bits of the digest.
+  return hash('sha256', `${salt}\0${site}\0${ip}\0${userAgent}`, 'base64url').slice(0, 22);
 }
 
 /** A fresh random salt for the cookieless visitor key (32 bytes, base64url). */

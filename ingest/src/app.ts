@@ -1,0 +1,89 @@
+// Builds the collector without listening: main.ts listens, tests listen on port 0.
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { Config } from './config.js';
+import type { Store } from './store/types.js';
+import { openStore } from './store/open.js';
+import { WriteQueue } from './ingestion/writeQueue.js';
+import { SiteRegistry } from './ingestion/siteRegistry.js';
+import { DailySalt } from './ingestion/salts.js';
+import { SessionTracker } from './ingestion/sessions.js';
+import { eventRoutes } from './routes/event.js';
+import { siteRoutes } from './routes/sites.js';
+import { statsRoutes } from './routes/stats.js';
+import { funnelRoutes } from './routes/funnels.js';
+import { assetRoutes } from './routes/assets.js';
+import { requireAdminToken } from './routes/auth.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    store: Store;
+    queue: WriteQueue;
+    sites: SiteRegistry;
+    salts: DailySalt;
+    sessions: SessionTracker;
+    adminToken: string;
+  }
+}
+
+/** How often a collector re-reads sites written by others sharing its database. */
+const SITE_REFRESH_MS = 5_000;
+
+export async function buildApp(config: Config, options: { store?: Store; logLevel?: string } = {}): Promise<FastifyInstance> {
+  const store = options.store ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous }));
+  const adminToken = config.adminToken ?? (await store.setSettingOnce('admin_token', randomBytes(24).toString('base64url')));
+  const sites = new SiteRegistry(store);
+  await sites.load();
+  sites.startRefreshing(SITE_REFRESH_MS);
+
+  const app = Fastify({
+    logger: options.logLevel ? { level: options.logLevel } : false,
+    trustProxy: config.trustProxy,
+    // Client input must never turn into a 5xx: malformed bodies and headers are 4xx.
+    return503OnClosing: true,
+  });
+  app.decorate('config', config);
+  app.decorate('store', store);
+  app.decorate('adminToken', adminToken);
+  app.decorate('sites', sites);
+  app.decorate('salts', new DailySalt(store));
+  app.decorate('sessions', new SessionTracker());
+  app.decorate('queue', new WriteQueue((batch) => store.write(batch), { maxQueuedEvents: config.maxQueuedEvents }));
+
+  app.setErrorHandler<FastifyError>((error, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.code(500).send({ error: 'internal error', field: null });
+    }
+    const field = error.validation?.[0]?.instancePath.replace(/^\//, '').replaceAll('/', '.')
+      || (error.validation?.[0]?.params as { missingProperty?: string } | undefined)?.missingProperty
+      || '(body)';
+    return reply.code(status).send({ error: error.message, field });
+  });
+
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, { max: config.rateLimitPerMinute, timeWindow: 60_000 });
+  }
+
+  await app.register(eventRoutes);
+  await app.register(assetRoutes);
+  await app.register(async (management) => {
+    management.addHook('onRequest', requireAdminToken(adminToken));
+    await management.register(siteRoutes);
+    await management.register(statsRoutes);
+    await management.register(funnelRoutes);
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  // Commit what is queued before the store closes: nothing acknowledged may be lost.
+  app.addHook('onClose', async () => {
+    sites.stop();
+    await app.queue.close();
+    await store.close();
+  });
+  return app;
+}

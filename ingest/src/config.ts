@@ -1,0 +1,67 @@
+// Configuration from the environment (CONTRACT.md, "Commands"), read once by main.ts; tests
+// build the same object by hand.
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  /** Null: generated on first start and kept in the store. */
+  adminToken: string | null;
+  /** Requests per IP and minute on every route; 0 turns the limit off. */
+  rateLimitPerMinute: number;
+  /** Events waiting for a commit before new ones get 503. */
+  maxQueuedEvents: number;
+  sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** Count events from automated browsers (navigator.webdriver, HeadlessChrome): for tests and demos. */
+  acceptAutomatedBrowsers: boolean;
+  /** Trust X-Forwarded-For from a proxy in front of the collector. */
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number ≥ 0, got "${raw}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  return ['1', 'true', 'yes'].includes((env[name] ?? '').toLowerCase());
+}
+
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 8080,
+    host: '127.0.0.1',
+    databaseUrl: 'sqlite:./data/funnelbeam.db',
+    adminToken: null,
+    rateLimitPerMinute: 6000,
+    maxQueuedEvents: 50_000,
+    sqliteSynchronous: 'NORMAL',
+    acceptAutomatedBrowsers: false,
+    trustProxy: false,
+    ...overrides,
+  };
+}
+
+export function readConfig(env: NodeJS.ProcessEnv): Config {
+  const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase();
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
+    throw new ConfigError(`SQLITE_SYNCHRONOUS must be NORMAL or FULL, got "${env.SQLITE_SYNCHRONOUS}"`);
+  }
+  const base = defaultConfig();
+  return {
+    port: integer(env, 'PORT', base.port),
+    host: env.HOST || base.host,
+    databaseUrl: env.DATABASE_URL || base.databaseUrl,
+    adminToken: env.ADMIN_TOKEN || null,
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', base.rateLimitPerMinute),
+    maxQueuedEvents: integer(env, 'MAX_QUEUED_EVENTS', base.maxQueuedEvents) || base.maxQueuedEvents,
+    sqliteSynchronous: synchronous,
+    acceptAutomatedBrowsers: flag(env, 'ACCEPT_AUTOMATED_BROWSERS'),
+    trustProxy: flag(env, 'TRUST_PROXY'),
+  };
+}

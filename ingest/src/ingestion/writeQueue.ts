@@ -1,0 +1,117 @@
+// Group commit: events from concurrent requests share one store transaction. A request's
+// promise settles only when the transaction holding its events has committed, so a 202 is
+// never sent for an event that could still be lost.
+import type { StoredEvent } from '../event.js';
+import type { BotCount, WriteBatch } from '../store/types.js';
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class QueueFullError extends Error {
+  constructor() {
+    super('write queue is full');
+  }
+}
+
+export class QueueClosedError extends Error {
+  constructor() {
+    super('collector is shutting down');
+  }
+}
+
+export interface WriteQueueOptions {
+  /**
+   * Most events waiting for a commit; past it new writes are refused (the route answers 503),
+   * which bounds both memory and the size of one transaction.
+   */
+  maxQueuedEvents: number;
+}
+
+export class WriteQueue {
+  private events: StoredEvent[] = [];
+  private bots = new Map<string, BotCount>();
+  private waiters: Waiter[] = [];
+  private flushing: Promise<void> | null = null;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly commit: (batch: WriteBatch) => Promise<void>,
+    private readonly options: WriteQueueOptions,
+  ) {}
+
+  get queuedEvents(): number {
+    return this.events.length;
+  }
+
+  /** Queues events for the next commit; resolves once they are durable. */
+  write(events: StoredEvent[]): Promise<void> {
+    if (this.closed) return Promise.reject(new QueueClosedError());
+    if (this.events.length + events.length > this.options.maxQueuedEvents) {
+      return Promise.reject(new QueueFullError());
+    }
+    for (const event of events) this.events.push(event);
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Counts dropped bots; they ride along with the next commit and nobody waits on them. */
+  countBots(site: string, day: string, count: number): void {
+    const key = `${site}\n${day}`;
+    const entry = this.bots.get(key);
+    if (entry) entry.count += count;
+    else this.bots.set(key, { site, day, count });
+    this.schedule();
+  }
+
+  /** Stops taking writes and commits everything already queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.events.length > 0 || this.bots.size > 0) {
+      if (this.flushing) await this.flushing;
+      else await this.flush();
+    }
+  }
+
+  // The first write after a commit waits one turn of the event loop (setImmediate), so every
+  // request whose body was parsed in the same I/O phase joins the same transaction; while a
+  // commit runs, new writes gather for the next one.
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.events.length === 0 && this.bots.size === 0) return Promise.resolve();
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = null;
+      if (this.events.length > 0 || this.bots.size > 0) this.schedule();
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const events = this.events;
+    const waiters = this.waiters;
+    const bots = [...this.bots.values()];
+    this.events = [];
+    this.waiters = [];
+    this.bots = new Map();
+    try {
+      await this.commit({ events, bots });
+      for (const waiter of waiters) waiter.resolve();
+    } catch (error) {
+      // Nothing of this batch was acknowledged, so refusing it loses nothing: clients retry.
+      for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+}

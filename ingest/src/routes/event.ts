@@ -1,0 +1,76 @@
+// POST /api/event: validate → drop bots → enrich → group commit → 202.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import cors from '@fastify/cors';
+import type { StoredEvent } from '../event.js';
+import { validateEvents } from '../ingestion/eventSchema.js';
+import { enrichEvent } from '../ingestion/enrichEvent.js';
+import { QueueClosedError, QueueFullError } from '../ingestion/writeQueue.js';
+import { isBot } from '../enrich/bots.js';
+import { utcDay } from '../time.js';
+
+/** A batch of 100 full events fits with room to spare; more is refused with 413. */
+export const EVENT_BODY_LIMIT = 256 * 1024;
+
+function refuse(reply: FastifyReply, code: number, error: string, field: string) {
+  return reply.code(code).send({ error, field });
+}
+
+export const eventRoutes: FastifyPluginAsync = async (app) => {
+  // sendBeacon and the snippet send text/plain (no CORS preflight); the body is JSON all the
+  // same, parsed by Fastify's own hardened parser (it refuses __proto__ and constructor keys).
+  app.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: EVENT_BODY_LIMIT },
+    app.getDefaultJsonParser('error', 'error'));
+
+  await app.register(cors, {
+    origin: (origin, done) => done(null, origin === undefined || app.sites.admitsOrigin(origin)),
+    methods: ['POST'],
+    maxAge: 86_400,
+  });
+
+  app.post('/api/event', { bodyLimit: EVENT_BODY_LIMIT }, async (request, reply) => {
+    const checked = validateEvents(request.body);
+    if ('error' in checked) return refuse(reply, 400, checked.error, checked.field);
+
+    const origin = request.headers.origin;
+    const userAgent = request.headers['user-agent'] ?? '';
+    const receivedAt = Date.now();
+    const dropAutomated = !app.config.acceptAutomatedBrowsers;
+    const bot = isBot(userAgent, { allowHeadless: !dropAutomated });
+    const day = utcDay(receivedAt);
+    const salt = await app.salts.forTime(receivedAt);
+
+    const events: StoredEvent[] = [];
+    const botSites: string[] = [];
+    for (let i = 0; i < checked.events.length; i++) {
+      const wire = checked.events[i];
+      const field = Array.isArray(request.body) ? `${i}.site` : 'site';
+      const site = app.sites.get(wire.site) ?? (await app.sites.find(wire.site));
+      if (!site) return refuse(reply, 403, `unknown site "${wire.site}"`, field);
+      if (origin !== undefined && !site.origins.includes(origin)) {
+        return refuse(reply, 403, `origin ${origin} is not allowed for ${site.domain}`, field);
+      }
+      if (bot || (dropAutomated && wire.wd === true)) {
+        botSites.push(site.domain);
+        continue;
+      }
+      const result = enrichEvent(wire, { ip: request.ip, userAgent, receivedAt, site, salt, sessions: app.sessions });
+      if ('error' in result) {
+        return refuse(reply, 400, result.error, Array.isArray(request.body) ? `${i}.${result.field}` : result.field);
+      }
+      events.push(result.event);
+    }
+
+    // Counted only once the whole body is known good: a refused request changes nothing.
+    for (const site of botSites) app.queue.countBots(site, day, 1);
+    if (events.length === 0) return reply.code(202).send();
+    try {
+      await app.queue.write(events);
+    } catch (error) {
+      const full = error instanceof QueueFullError || error instanceof QueueClosedError;
+      if (!full) request.log.error({ err: error }, 'commit failed');
+      reply.header('retry-after', full ? '1' : '5');
+      return refuse(reply, 503, full ? 'storage is busy, retry later' : 'storage is unavailable, retry later', '(body)');
+    }
+    return reply.code(202).send();
+  });
+};

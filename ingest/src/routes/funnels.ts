@@ -1,0 +1,87 @@
+// Funnels of a site: define (retroactively), read, delete, report, and preview unsaved.
+import type { FastifyPluginAsync } from 'fastify';
+import { parseFunnelDefinition } from '../funnel/definition.js';
+import { BREAKDOWN_DIMENSIONS, type BreakdownDimension } from '../funnel/report.js';
+import type { StoredFunnel } from '../store/types.js';
+import { dateRangeQuery, parseDateRange } from './stats.js';
+
+const funnelIdPattern = '^[A-Za-z0-9_-]{1,64}$';
+
+const reportQuery = {
+  ...dateRangeQuery,
+  properties: { ...dateRangeQuery.properties, breakdown: { type: 'string', enum: [...BREAKDOWN_DIMENSIONS] } },
+} as const;
+
+type SiteParams = { site: string };
+type FunnelParams = SiteParams & { id: string };
+type ReportQuery = { from: string; to: string; breakdown?: BreakdownDimension };
+
+function present(funnel: StoredFunnel) {
+  return {
+    id: funnel.id,
+    ...funnel.definition,
+    created_at: new Date(funnel.createdAt).toISOString(),
+    updated_at: new Date(funnel.updatedAt).toISOString(),
+  };
+}
+
+export const funnelRoutes: FastifyPluginAsync = async (app) => {
+  // Every route here is about one site; an unknown one is a 404 before anything else.
+  app.addHook('preHandler', async (request, reply) => {
+    const { site } = request.params as Partial<SiteParams>;
+    if (site !== undefined && !app.sites.get(site)) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
+  });
+
+  app.get<{ Params: SiteParams }>('/api/sites/:site/funnels', async (request) =>
+    (await app.store.listFunnels(request.params.site)).map(present));
+
+  app.get<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', async (request, reply) => {
+    const funnel = (await app.store.listFunnels(request.params.site)).find((f) => f.id === request.params.id);
+    if (!funnel) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
+    return present(funnel);
+  });
+
+  // The definition is checked by parseFunnelDefinition alone: it names the exact field at fault
+  // and, unlike a coercing schema, never turns a wrong type into a plausible value.
+  app.put<{ Params: FunnelParams; Body: unknown }>('/api/sites/:site/funnels/:id', {
+    schema: { params: { type: 'object', properties: { site: { type: 'string' }, id: { type: 'string', pattern: funnelIdPattern } } } },
+  }, async (request, reply) => {
+    const parsed = parseFunnelDefinition(request.body);
+    if (!parsed.ok) return reply.code(400).send({ error: parsed.error, field: parsed.field || '(body)' });
+    const { site, id } = request.params;
+    const existing = (await app.store.listFunnels(site)).find((f) => f.id === id);
+    const now = Date.now();
+    const funnel: StoredFunnel = { site, id, definition: parsed.funnel.definition, createdAt: existing?.createdAt ?? now, updatedAt: now };
+    await app.store.putFunnel(funnel);
+    return reply.code(existing ? 200 : 201).send(present(funnel));
+  });
+
+  app.delete<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', async (request, reply) => {
+    const deleted = await app.store.deleteFunnel(request.params.site, request.params.id);
+    if (!deleted) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: FunnelParams; Querystring: ReportQuery }>('/api/sites/:site/funnels/:id/report', {
+    schema: { querystring: reportQuery },
+  }, async (request, reply) => {
+    const range = parseDateRange(request.query);
+    if ('error' in range) return reply.code(400).send(range);
+    const report = await app.store.funnelReport(request.params.site, request.params.id, range, {
+      now: Date.now(),
+      breakdown: request.query.breakdown,
+    });
+    if (!report) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
+    return report;
+  });
+
+  app.post<{ Params: SiteParams; Querystring: ReportQuery; Body: unknown }>('/api/sites/:site/funnels/preview', {
+    schema: { querystring: reportQuery },
+  }, async (request, reply) => {
+    const parsed = parseFunnelDefinition(request.body);
+    if (!parsed.ok) return reply.code(400).send({ error: parsed.error, field: parsed.field || '(body)' });
+    const range = parseDateRange(request.query);
+    if ('error' in range) return reply.code(400).send(range);
+    return app.store.previewFunnel(request.params.site, parsed.funnel, range, { now: Date.now(), breakdown: request.query.breakdown });
+  });
+};

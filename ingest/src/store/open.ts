@@ -1,0 +1,18 @@
+// Chooses the storage engine from DATABASE_URL.
+import type { Store } from './types.js';
+import { SqliteStore } from './sqlite/index.js';
+import { ClickHouseStore } from './clickhouse/index.js';
+
+export class UnsupportedDatabaseUrl extends Error {}
+
+export async function openStore(databaseUrl: string, options: { sqliteSynchronous?: 'NORMAL' | 'FULL' } = {}): Promise<Store> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    return new SqliteStore(databaseUrl.slice('sqlite:'.length), { synchronous: options.sqliteSynchronous });
+  }
+  if (databaseUrl.startsWith('clickhouse://')) {
+    return ClickHouseStore.open(databaseUrl);
+  }
+  throw new UnsupportedDatabaseUrl(
+    `DATABASE_URL must be sqlite:PATH or clickhouse://USER:PASS@HOST:8123/DB, got ${databaseUrl.split(':')[0]}:`,
+  );
+}

@@ -1,0 +1,85 @@
+// The narrow interface every storage engine implements (SQLite embedded, ClickHouse scale-out).
+// Both are held to the same conformance suite: same inputs, same numbers.
+import type { StoredEvent } from '../event.js';
+import type { FunnelDefinition, ParsedFunnel } from '../funnel/definition.js';
+import type { BreakdownDimension, FunnelReport } from '../funnel/report.js';
+
+export interface Site {
+  domain: string;
+  /** Origins (scheme://host[:port]) allowed to send events for this site from a browser. */
+  origins: string[];
+  /** Query parameters kept in stored URLs besides utm_*. */
+  allowedParams: string[];
+  createdAt: number;
+}
+
+/** Bots dropped at ingest, counted per site and UTC day. */
+export interface BotCount {
+  site: string;
+  day: string;
+  count: number;
+}
+
+/** What one group commit writes: events and the bots dropped since the last commit. */
+export interface WriteBatch {
+  events: StoredEvent[];
+  bots: BotCount[];
+}
+
+export interface Stats {
+  visitors: number;
+  pageviews: number;
+  events: number;
+  bots: number;
+}
+
+/** A UTC date range, both ends included, as epoch ms [fromMs, toMs). */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+}
+
+export interface StoredFunnel {
+  site: string;
+  id: string;
+  definition: FunnelDefinition;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ReportOptions {
+  /** The clock that decides which windows are still open (in_flight). */
+  now: number;
+  breakdown?: BreakdownDimension;
+}
+
+export interface Store {
+  /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
+  write(batch: WriteBatch): Promise<void>;
+
+  createSite(site: Site): Promise<boolean>;
+  updateSite(site: Site): Promise<void>;
+  listSites(): Promise<Site[]>;
+
+  stats(site: string, range: TimeRange): Promise<Stats>;
+
+  /** Creates or replaces a funnel; its report covers events stored before it existed. */
+  putFunnel(funnel: StoredFunnel): Promise<void>;
+  listFunnels(site: string): Promise<StoredFunnel[]>;
+  deleteFunnel(site: string, id: string): Promise<boolean>;
+  /** The report of a saved funnel over entries whose step 1 falls in the range; null when there is no such funnel. */
+  funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<FunnelReport | null>;
+  /** The report a definition would have, without saving it (the editor's preview). */
+  previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport>;
+
+  /** The salt for a UTC day, made once and shared by every collector on this store. */
+  dailySalt(day: string, candidate: string): Promise<string>;
+  /** Deletes salts of days before `keepFromDay`, so old visitor keys cannot be recomputed. */
+  deleteSaltsBefore(keepFromDay: string): Promise<void>;
+
+  getSetting(key: string): Promise<string | null>;
+  /** Sets the key if it has no value yet; returns the value that holds. */
+  setSettingOnce(key: string, value: string): Promise<string>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+// Starts a real collector on 127.0.0.1 with a real SQLite file in a temp dir, for tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../ingest/src/app.js';
+import { defaultConfig, type Config } from '../ingest/src/config.js';
+
+export interface RunningCollector {
+  app: FastifyInstance;
+  url: string;
+  token: string;
+  dbFile: string;
+  dir: string;
+  /** fetch() against the collector with the admin token. */
+  admin(pathname: string, init?: { method?: string; body?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startCollector(overrides: Partial<Config> = {}, dir?: string): Promise<RunningCollector> {
+  const workDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-test-'));
+  const dbFile = path.join(workDir, 'funnelbeam.db');
+  const config = defaultConfig({
+    port: 0,
+    databaseUrl: `sqlite:${dbFile}`,
+    adminToken: 'test-admin-token',
+    rateLimitPerMinute: 0,
+    ...overrides,
+  });
+  const app = await buildApp(config);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    app,
+    url,
+    token: app.adminToken,
+    dbFile,
+    dir: workDir,
+    admin: (pathname, init = {}) =>
+      fetch(url + pathname, {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers: {
+          authorization: `Bearer ${app.adminToken}`,
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      }),
+    close: async () => {
+      await app.close();
+      if (!dir) fs.rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
