@@ -180,15 +180,31 @@ export function aggregateJourneys(journeys: Iterable<Journey>, stepCount: number
   return aggregate;
 }
 
-/** `into` plus `from`, in place (both of the same funnel and time zone). */
-export function mergeAggregates(into: FunnelAggregate, from: FunnelAggregate): FunnelAggregate {
+/**
+ * `into` plus `from`, in place (both of the same funnel and time zone).
+ *
+ * `openAt` is for a merge made for one report at that time: of `from`'s `openUntil` values
+ * (one per journey: the costly part to copy), only the count still open then is kept, under
+ * the key `openAt`. With `windowsClosed` the caller knows none can be open, and they are skipped.
+ */
+export function mergeAggregates(
+  into: FunnelAggregate,
+  from: FunnelAggregate,
+  options: { windowsClosed?: boolean; openAt?: number } = {},
+): FunnelAggregate {
+  const mergeOpen = (target: Multiset, source: Multiset) => {
+    if (options.windowsClosed) return;
+    if (options.openAt === undefined) return addAll(target, source);
+    const open = countOpenAt(source, options.openAt);
+    if (open > 0) bump(target, String(options.openAt), open);
+  };
   if (into.stepCount !== from.stepCount || into.timeZone !== from.timeZone) {
     throw new Error('cannot merge aggregates of different funnels or time zones');
   }
   into.steps.forEach((step, k) => {
     const other = from.steps[k];
     step.stopped += other.stopped;
-    addAll(step.openUntil, other.openUntil);
+    mergeOpen(step.openUntil, other.openUntil);
     addAll(step.exitsTo, other.exitsTo);
     addAll(step.timeToNext, other.timeToNext);
     addAll(step.engagedMs, other.engagedMs);
@@ -205,7 +221,7 @@ export function mergeAggregates(into: FunnelAggregate, from: FunnelAggregate): F
     for (const [key, cell] of Object.entries(from.breakdowns[dimension])) {
       const target = (into.breakdowns[dimension][key] ??= emptyBreakdownCell(cell.key, into.stepCount));
       cell.stopped.forEach((count, k) => (target.stopped[k] += count));
-      cell.openUntil.forEach((values, k) => addAll(target.openUntil[k], values));
+      cell.openUntil.forEach((values, k) => mergeOpen(target.openUntil[k], values));
     }
   }
   for (const [date, cell] of Object.entries(from.days)) {
@@ -292,9 +308,9 @@ function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1
   }
   for (let k = 0; k <= stop; k++) {
     const step = aggregate.steps[k];
-    if (k < stop) bump(step.timeToNext, String(journey.stepTimes[k + 1] - journey.stepTimes[k]), sign);
+    if (k < stop) bump(step.timeToNext, String(toSecond(journey.stepTimes[k + 1] - journey.stepTimes[k])), sign);
     const stage = journey.stages[k];
-    if (stage?.engagedMs != null) bump(step.engagedMs, String(stage.engagedMs), sign);
+    if (stage?.engagedMs != null) bump(step.engagedMs, String(toSecond(stage.engagedMs)), sign);
     if (stage?.scroll != null) bump(step.scroll, String(stage.scroll), sign);
   }
 
@@ -416,6 +432,14 @@ function countOpenAt(openUntil: Multiset, now: number): number {
   let count = 0;
   for (const [end, times] of Object.entries(openUntil)) if (Number(end) >= now) count += times;
   return count;
+}
+
+/**
+ * Durations are kept to the second: a median to the millisecond tells a marketer nothing more,
+ * and whole seconds keep the multisets (and so merging and sorting them) small.
+ */
+function toSecond(ms: number): number {
+  return Math.round(ms / 1000) * 1000;
 }
 
 function bump(counts: Record<string, number>, key: string, by: number): void {

@@ -165,7 +165,7 @@ describe('buildFunnelReport: times, engagement, revenue', () => {
 
   it('gives the median engaged time and scroll per stage, over the journeys that reported any', () => {
     const journeys = [
-      journey(2, { stages: [{ engagedMs: 1000, scroll: 10 }, { engagedMs: 500, scroll: null }] }),
+      journey(2, { stages: [{ engagedMs: 1000, scroll: 10 }, { engagedMs: 1400, scroll: null }] }),
       journey(1, { stages: [{ engagedMs: 3000, scroll: 50 }] }),
       journey(1, { stages: [{ engagedMs: 8000, scroll: 90 }] }),
       journey(1, { stages: [{ engagedMs: null, scroll: null }] }),
@@ -173,7 +173,7 @@ describe('buildFunnelReport: times, engagement, revenue', () => {
     const report = buildFunnelReport(journeys, shop, { now: LATER });
     expect(report.steps.map((s) => [s.engaged_ms_median, s.scroll_median])).toEqual([
       [3000, 50],
-      [500, null],
+      [1000, null], // durations are kept to the second
       [null, null],
       [null, null],
     ]);
