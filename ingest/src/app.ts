@@ -14,7 +14,11 @@ import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { funnelRoutes } from './routes/funnels.js';
 import { assetRoutes } from './routes/assets.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { requireAdminToken } from './routes/auth.js';
+import { leadRoutes } from './routes/leads.js';
+import { WebhookSender } from './leads/sender.js';
+import { DEFAULT_WEBHOOK_OPTIONS } from './leads/webhook.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,6 +29,8 @@ declare module 'fastify' {
     salts: DailySalt;
     sessions: SessionTracker;
     adminToken: string;
+    /** Every route registered, as `METHOD /url`: the access tests walk it. */
+    routeTable: string[];
   }
 }
 
@@ -43,6 +49,10 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     trustProxy: config.trustProxy,
     // Client input must never turn into a 5xx: malformed bodies and headers are 4xx.
     return503OnClosing: true,
+  });
+  app.decorate('routeTable', [] as string[]);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') app.routeTable.push(`${method} ${route.url}`);
   });
   app.decorate('config', config);
   app.decorate('store', store);
@@ -70,18 +80,24 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
 
   await app.register(eventRoutes);
   await app.register(assetRoutes);
+  await app.register(dashboardRoutes);
   await app.register(async (management) => {
     management.addHook('onRequest', requireAdminToken(adminToken));
     await management.register(siteRoutes);
     await management.register(statsRoutes);
     await management.register(funnelRoutes);
+    await management.register(leadRoutes);
   });
 
   app.get('/healthz', async () => ({ ok: true }));
 
+  const webhooks = new WebhookSender(store, { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks }, (err) => app.log.warn({ err }, 'webhook delivery round failed'));
+  webhooks.start();
+
   // Commit what is queued before the store closes: nothing acknowledged may be lost.
   app.addHook('onClose', async () => {
     sites.stop();
+    await webhooks.stop();
     await app.queue.close();
     await store.close();
   });
