@@ -1,0 +1,94 @@
+// Load generation and process measurement shared by the benchmarks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+
+export interface Server {
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `tsx script args` pinned to one core, and waits for the port it prints. */
+export async function startServer(script: string, args: string[], core: number): Promise<Server> {
+  const child = spawn('taskset', ['-c', String(core), process.execPath, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--import', 'tsx', script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  const { port } = JSON.parse(line) as { port: number };
+  return {
+    port,
+    process: child,
+    stop: () => new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident set size now, in MiB. */
+export function rssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  acknowledged: number;
+  serverCpu: number;
+  serverPeakRssMiB: number;
+}
+
+/** Drives `connections` keep-alive connections for `seconds`, each request body made by `body()`. */
+export async function drive(server: Server, options: {
+  seconds: number;
+  connections: number;
+  body: () => string;
+  headers: () => Record<string, string>;
+}): Promise<LoadResult> {
+  const pid = server.process.pid!;
+  const cpuBefore = cpuSeconds(pid);
+  let peakRss = rssMiB(pid);
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMiB(pid)); }, 250);
+  const started = performance.now();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}/api/event`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    requests: [{
+      method: 'POST',
+      setupRequest: (request) => ({
+        ...request,
+        headers: { 'content-type': 'text/plain', ...options.headers() },
+        body: options.body(),
+      }),
+    }],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    acknowledged: result['2xx'],
+    serverCpu: (cpuSeconds(pid) - cpuBefore) / elapsed,
+    serverPeakRssMiB: peakRss,
+  };
+}

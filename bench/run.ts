@@ -1,0 +1,9 @@
+// `npm run bench`: every benchmark, each printing ratios measured side by side in this run.
+import os from 'node:os';
+import { ingestBenchmark } from './ingest.js';
+import { reportBenchmark } from './report.js';
+
+console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
+for (const line of await ingestBenchmark()) console.log(line);
+console.log('');
+for (const line of await reportBenchmark()) console.log(line);

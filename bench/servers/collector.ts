@@ -1,0 +1,18 @@
+// The collector as `npm start` runs it, on a fresh SQLite file, with one site registered.
+import { buildApp } from '../../ingest/src/app.js';
+import { defaultConfig } from '../../ingest/src/config.js';
+
+const dbFile = process.argv[2];
+const app = await buildApp(defaultConfig({
+  databaseUrl: `sqlite:${dbFile}`,
+  adminToken: 'bench',
+  rateLimitPerMinute: 0,
+  // The load generator sends X-Forwarded-For so that visitors are distinct, as real traffic is.
+  trustProxy: true,
+}));
+await app.store.createSite({ domain: 'shop.example.com', origins: ['https://shop.example.com'], allowedParams: [], createdAt: Date.now() });
+await app.sites.load();
+await app.listen({ port: 0, host: '127.0.0.1' });
+const address = app.server.address();
+process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
