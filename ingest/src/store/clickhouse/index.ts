@@ -1,0 +1,331 @@
+// The scale-out store: ClickHouse over HTTP with @clickhouse/client. Every collector that
+// shares the database shares everything: events, bot counts, sites, salts and settings.
+import { randomUUID } from 'node:crypto';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { StoredEvent } from '../../event.js';
+import type {
+  DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+} from '../types.js';
+import type { LeadRecord, StageMove, StageMoveResult } from '../../leads/lead.js';
+import type { FunnelDefinition, ParsedFunnel } from '../../funnel/definition.js';
+import type { FunnelReport } from '../../funnel/report.js';
+import { utcDay } from '../../time.js';
+import * as SQL from './sql.js';
+
+export interface ClickHouseTarget {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+/** Reads clickhouse://USER:PASS@HOST:PORT/DB (port 8123 when left out; user `default`). */
+export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
+  const url = new URL(databaseUrl);
+  if (url.protocol !== 'clickhouse:') throw new TypeError(`not a clickhouse:// URL: ${url.protocol}`);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'funnelbeam';
+  return {
+    url: `http://${url.hostname}:${url.port || '8123'}`,
+    username: decodeURIComponent(url.username) || 'default',
+    password: decodeURIComponent(url.password),
+    database: SQL.databaseName(database),
+  };
+}
+
+type Row = Record<string, unknown>;
+
+function eventRow(e: StoredEvent): Row {
+  const props = e.props ? Object.entries(e.props) : [];
+  return {
+    site: e.site,
+    ts: e.ts,
+    client_ts: e.client_ts,
+    // Events without a client id are never duplicates of one another.
+    dedupe_key: e.id === null ? `u${randomUUID()}` : `i${e.id}`,
+    id: e.id,
+    name: e.name,
+    visitor: e.visitor,
+    session: e.session,
+    lead: e.lead,
+    url: e.url,
+    path: e.path,
+    landing: e.landing,
+    referrer: e.referrer,
+    channel: e.channel,
+    source: e.source,
+    medium: e.medium,
+    campaign: e.campaign,
+    term: e.term,
+    content: e.content,
+    browser: e.browser,
+    os: e.os,
+    device: e.device,
+    props: e.props ? JSON.stringify(e.props) : null,
+    prop_keys: props.map(([key]) => key),
+    prop_values: props.map(([, value]) => String(value)),
+    revenue_amount: e.revenue_amount,
+    revenue_currency: e.revenue_currency,
+    engaged_ms: e.engaged_ms,
+    scroll: e.scroll,
+    variant: e.variant,
+  };
+}
+
+function siteFromRow(row: Row): Site {
+  return {
+    domain: String(row.domain),
+    origins: JSON.parse(String(row.origins)) as string[],
+    allowedParams: JSON.parse(String(row.allowed_params)) as string[],
+    createdAt: Number(row.created_at),
+  };
+}
+
+function funnelFromRow(row: Row): StoredFunnel {
+  return {
+    site: String(row.site),
+    id: String(row.id),
+    definition: JSON.parse(String(row.definition)) as FunnelDefinition,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** What the ClickHouse store does not do yet (issue 7): funnel reports, and leads with their webhooks. */
+export class NotYetOnClickHouse extends Error {
+  constructor(feature: string) {
+    super(`${feature} ${feature.endsWith('s') ? 'are' : 'is'} not available on the ClickHouse store yet`);
+  }
+}
+
+/**
+ * How long the first writer of a salt or setting waits before reading back which value holds:
+ * long enough for a collector racing it to have inserted its own, so both read the same.
+ */
+const SETTLE_MS = 250;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ClickHouseStore implements Store {
+  /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
+  private lastVersion = 0;
+
+  private constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  /** Connects, creates the database if missing and migrates its schema. */
+  static async open(databaseUrl: string): Promise<ClickHouseStore> {
+    const target = parseClickHouseUrl(databaseUrl);
+    const connection = { url: target.url, username: target.username, password: target.password };
+    const bootstrap = createClient(connection);
+    try {
+      await bootstrap.command({ query: SQL.createDatabase(target.database) });
+    } finally {
+      await bootstrap.close();
+    }
+    const store = new ClickHouseStore(createClient({ ...connection, database: target.database }), target.database);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.command(SQL.MIGRATIONS_TABLE);
+    const [row] = await this.rows(SQL.appliedMigration);
+    const applied = Number(row?.version ?? 0);
+    for (let i = applied; i < SQL.MIGRATIONS.length; i++) {
+      for (const statement of SQL.MIGRATIONS[i]) await this.command(statement);
+      await this.command(SQL.recordMigration(i + 1));
+    }
+  }
+
+  /** Rows of a SELECT, 64-bit numbers arriving as strings (JSON quotes them). */
+  private async rows(query: string): Promise<Row[]> {
+    const result = await this.client.query({ query, format: 'JSONEachRow' });
+    return result.json<Row>();
+  }
+
+  private async command(query: string): Promise<void> {
+    await this.client.command({ query });
+  }
+
+  private async insert(table: string, values: Row[]): Promise<void> {
+    await this.client.insert({ table, values, format: 'JSONEachRow' });
+  }
+
+  // ClickHouse acknowledges an insert once its part is written (like SQLite's NORMAL: it
+  // survives a crash of either process, not a power cut). There is no transaction across the
+  // two tables, so bots go first: if the events then fail, their clients retry them, while the
+  // bots, which nobody retries, are already counted.
+  async write(batch: WriteBatch): Promise<void> {
+    if (batch.bots.length > 0) {
+      await this.insert('bot_counts', batch.bots.map((b) => ({ site: b.site, day: b.day, count: b.count })));
+    }
+    if (batch.events.length > 0) await this.insert('events', batch.events.map(eventRow));
+  }
+
+  async createSite(site: Site): Promise<boolean> {
+    const [existing] = await this.rows(SQL.siteExists(site.domain));
+    if (Number(existing.n) > 0) return false;
+    const writer = randomUUID();
+    await this.insert('sites', [{
+      domain: site.domain,
+      origins: JSON.stringify(site.origins),
+      allowed_params: JSON.stringify(site.allowedParams),
+      created_at: site.createdAt,
+      version: SQL.siteCreationVersion(site.createdAt),
+      writer,
+    }]);
+    // Collectors creating the same site at once both insert; the earliest creation holds.
+    const [current] = await this.rows(SQL.currentSite(site.domain));
+    return current?.writer === writer;
+  }
+
+  async updateSite(site: Site): Promise<void> {
+    const [current] = await this.rows(SQL.currentSite(site.domain));
+    if (!current) return;
+    await this.insert('sites', [{
+      domain: site.domain,
+      origins: JSON.stringify(site.origins),
+      allowed_params: JSON.stringify(site.allowedParams),
+      created_at: Number(current.created_at),
+      version: SQL.siteUpdateVersion(this.nextVersion()),
+      writer: randomUUID(),
+    }]);
+  }
+
+  async listSites(): Promise<Site[]> {
+    return (await this.rows(SQL.listSites)).map(siteFromRow);
+  }
+
+  async stats(site: string, range: TimeRange): Promise<Stats> {
+    const [[e], [b]] = await Promise.all([
+      this.rows(SQL.eventStats(site, range)),
+      this.rows(SQL.botStats(site, utcDay(range.fromMs), utcDay(range.toMs - 1))),
+    ]);
+    return {
+      visitors: Number(e.visitors),
+      pageviews: Number(e.pageviews),
+      events: Number(e.events),
+      bots: Number(b.bots),
+    };
+  }
+
+  async putFunnel(funnel: StoredFunnel): Promise<void> {
+    // As an upsert on SQLite: a replaced funnel keeps when it was first created.
+    const [current] = await this.rows(SQL.currentFunnel(funnel.site, funnel.id));
+    await this.insert('funnels', [{
+      site: funnel.site,
+      id: funnel.id,
+      definition: JSON.stringify(funnel.definition),
+      created_at: current ? Number(current.created_at) : funnel.createdAt,
+      updated_at: funnel.updatedAt,
+      deleted: 0,
+      version: this.nextVersion(),
+    }]);
+  }
+
+  async listFunnels(site: string): Promise<StoredFunnel[]> {
+    return (await this.rows(SQL.listFunnels(site))).map(funnelFromRow);
+  }
+
+  async deleteFunnel(site: string, id: string): Promise<boolean> {
+    const [current] = await this.rows(SQL.currentFunnel(site, id));
+    if (!current) return false;
+    await this.insert('funnels', [{
+      site, id, definition: String(current.definition), created_at: Number(current.created_at),
+      updated_at: Number(current.updated_at), deleted: 1, version: this.nextVersion(),
+    }]);
+    return true;
+  }
+
+  async funnelReport(_site: string, _id: string, _range: TimeRange, _options: ReportOptions): Promise<FunnelReport | null> {
+    throw new NotYetOnClickHouse('funnel reports');
+  }
+
+  async previewFunnel(_site: string, _funnel: ParsedFunnel, _range: TimeRange, _options: ReportOptions): Promise<FunnelReport> {
+    throw new NotYetOnClickHouse('funnel reports');
+  }
+
+  async getLeadSettings(_site: string): Promise<LeadSettings> {
+    throw new NotYetOnClickHouse('lead settings');
+  }
+
+  async putLeadSettings(_site: string, _settings: Partial<LeadSettings>): Promise<void> {
+    throw new NotYetOnClickHouse('lead settings');
+  }
+
+  async leads(_site: string): Promise<LeadRecord[]> {
+    throw new NotYetOnClickHouse('leads');
+  }
+
+  async leadEvents(_site: string, _lead: string, _limit: number): Promise<StoredEvent[]> {
+    throw new NotYetOnClickHouse('leads');
+  }
+
+  async moveLeadStage(_site: string, _lead: string, _move: StageMove): Promise<StageMoveResult> {
+    throw new NotYetOnClickHouse('leads');
+  }
+
+  /** Nothing can queue a webhook on this store yet, so nothing is ever due (the sender polls this). */
+  async dueWebhookDeliveries(_now: number, _limit: number): Promise<WebhookDelivery[]> {
+    return [];
+  }
+
+  async settleWebhookDelivery(_id: string, _outcome: DeliveryOutcome): Promise<void> {
+    throw new NotYetOnClickHouse('webhooks');
+  }
+
+  async dailySalt(day: string, candidate: string): Promise<string> {
+    const existing = await this.smallest(SQL.getSalt(day), 'salt');
+    if (existing !== null) return existing;
+    await this.insert('salts', [{ day, salt: candidate }]);
+    await sleep(SETTLE_MS);
+    return (await this.smallest(SQL.getSalt(day), 'salt')) ?? candidate;
+  }
+
+  async deleteSaltsBefore(keepFromDay: string): Promise<void> {
+    const [old] = await this.rows(SQL.countSaltsBefore(keepFromDay));
+    if (Number(old.n) === 0) return;
+    await this.command(SQL.deleteSaltsBefore(keepFromDay));
+    // The delete is a background mutation; wait for it, so a deleted salt is gone on return.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const [pending] = await this.rows(SQL.pendingMutations(this.database, 'salts'));
+      if (Number(pending.n) === 0) return;
+      await sleep(20);
+    }
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    return this.smallest(SQL.getSetting(key), 'value');
+  }
+
+  async setSettingOnce(key: string, value: string): Promise<string> {
+    const existing = await this.getSetting(key);
+    if (existing !== null) return existing;
+    await this.insert('settings', [{ key, value }]);
+    await sleep(SETTLE_MS);
+    return (await this.getSetting(key)) ?? value;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private nextVersion(): number {
+    this.lastVersion = Math.max(Date.now(), this.lastVersion + 1);
+    return this.lastVersion;
+  }
+
+  /** The value of a `min(x) AS column, count() AS n` query, or null when there are no rows. */
+  private async smallest(query: string, column: string): Promise<string | null> {
+    const [row] = await this.rows(query);
+    return Number(row?.n ?? 0) > 0 ? String(row[column]) : null;
+  }
+}

@@ -1,0 +1,215 @@
+// Every SQL statement of the ClickHouse store, in one place.
+//
+// The SQL runs on Debian's ClickHouse 18.16 as on current releases, so it keeps to what 18.16
+// knows: no query parameters ({name:Type} arrives in 19.x, so values are inlined through
+// `str`/`int` below), no WITH subqueries, no JSONExtract, no LowCardinality, no DateTime64
+// (times are Int64 epoch ms), no column DEFAULTs filled in on insert (every row is sent whole).
+import type { TimeRange } from '../types.js';
+
+/** A ClickHouse string literal: backslash and quote escaped, the only two that end or bend one. */
+export function str(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** An integer literal; anything else is a bug in the caller, never inlined. */
+export function int(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer: ${value}`);
+  return String(value);
+}
+
+/** A 'YYYY-MM-DD' day as a Date literal. */
+export function day(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new TypeError(`not a day: ${value}`);
+  return `toDate('${value}')`;
+}
+
+/** A database name, which is inlined unquoted into CREATE DATABASE. */
+export function databaseName(value: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(value)) {
+    throw new TypeError(`the ClickHouse database name must be letters, digits and _, got "${value}"`);
+  }
+  return value;
+}
+
+/**
+ * How long after its first copy a retried event can arrive. Copies of one event may carry
+ * different times (the server clamps each arrival's client time on its own), and the first
+ * copy is the one that counts, as on SQLite; so reads look this far before the range for
+ * earlier copies. The snippet retries within this; it is also MAX_CLIENT_AGE_MS.
+ */
+export const RETRY_WINDOW_MS = 3 * 86_400_000;
+
+/** Creation versions of a site count down from here (the first creation wins a race)... */
+const SITE_CREATION_BASE = 10_000_000_000_000;
+/** ...and updates count up from here, so any update outranks every creation. */
+const SITE_UPDATE_BASE = 20_000_000_000_000;
+
+export function siteCreationVersion(createdAt: number): number {
+  return SITE_CREATION_BASE - createdAt;
+}
+
+export function siteUpdateVersion(now: number): number {
+  return SITE_UPDATE_BASE + now;
+}
+
+export const createDatabase = (name: string) => `CREATE DATABASE IF NOT EXISTS ${databaseName(name)}`;
+
+export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    applied_at Int64
+  ) ENGINE = MergeTree() ORDER BY version`;
+
+export const appliedMigration = `SELECT max(version) AS version FROM schema_migrations`;
+export const recordMigration = (version: number) =>
+  `INSERT INTO schema_migrations (version, applied_at) VALUES (${int(version)}, ${int(Date.now())})`;
+
+/**
+ * Schema migrations, applied in order; schema_migrations records how far. Collectors sharing
+ * a database may start together, so every statement is idempotent (IF NOT EXISTS).
+ *
+ * events: a ReplacingMergeTree sorted by site, then time, which is what every report reads (one
+ * site, a time range), partitioned by month of the event time. The rest of its key makes an
+ * event unique: client_ts and dedupe_key ('i' + client id, or 'u' + a server uuid when the
+ * client sent no id, so those are never duplicates). Copies of a retried event with the same
+ * time collapse when parts merge; until then, and for copies with different times, reads group
+ * by (client_ts, dedupe_key) and keep the first copy (`dedupedEvents`).
+ *
+ * props is the JSON of the properties, kept whole; prop_keys/prop_values hold the same as
+ * strings, which is how funnel steps compare them, queryable without JSON functions.
+ */
+export const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE IF NOT EXISTS events (
+      site String,
+      ts Int64,
+      client_ts Int64,
+      dedupe_key String,
+      id Nullable(String),
+      name String,
+      visitor String,
+      session String,
+      lead Nullable(String),
+      url String,
+      path String,
+      landing String,
+      referrer Nullable(String),
+      channel String,
+      source Nullable(String),
+      medium Nullable(String),
+      campaign Nullable(String),
+      term Nullable(String),
+      content Nullable(String),
+      browser Nullable(String),
+      os Nullable(String),
+      device Nullable(String),
+      props Nullable(String),
+      prop_keys Array(String),
+      prop_values Array(String),
+      revenue_amount Nullable(Float64),
+      revenue_currency Nullable(String),
+      engaged_ms Nullable(Int64),
+      scroll Nullable(Int64),
+      variant Nullable(String)
+    ) ENGINE = ReplacingMergeTree()
+    PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000), 'UTC'))
+    ORDER BY (site, ts, client_ts, dedupe_key)`,
+
+    // Bots dropped per site and UTC day; parts add up as they merge, reads sum.
+    `CREATE TABLE IF NOT EXISTS bot_counts (
+      site String,
+      day Date,
+      count UInt64
+    ) ENGINE = SummingMergeTree(count)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (site, day)`,
+
+    // One row per creation or update; the highest version holds (see siteCreationVersion).
+    `CREATE TABLE IF NOT EXISTS sites (
+      domain String,
+      origins String,
+      allowed_params String,
+      created_at Int64,
+      version UInt64,
+      writer String
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY domain`,
+
+    // Salts and settings are written once; collectors that race both insert, and every reader
+    // takes the smallest value, so all agree. Rows are never replaced, so plain MergeTree.
+    `CREATE TABLE IF NOT EXISTS salts (
+      day Date,
+      salt String
+    ) ENGINE = MergeTree()
+    ORDER BY (day, salt)`,
+
+    `CREATE TABLE IF NOT EXISTS settings (
+      key String,
+      value String
+    ) ENGINE = MergeTree()
+    ORDER BY (key, value)`,
+
+    // One row per save or delete (deleted = 1, a tombstone); the highest version holds.
+    `CREATE TABLE IF NOT EXISTS funnels (
+      site String,
+      id String,
+      definition String,
+      created_at Int64,
+      updated_at Int64,
+      deleted UInt8,
+      version UInt64
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY (site, id)`,
+  ],
+];
+
+/** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
+export type EventColumn =
+  | 'name' | 'visitor' | 'session' | 'lead' | 'url' | 'path' | 'landing' | 'referrer' | 'channel'
+  | 'source' | 'medium' | 'campaign' | 'term' | 'content' | 'browser' | 'os' | 'device' | 'props'
+  | 'prop_keys' | 'prop_values' | 'revenue_amount' | 'revenue_currency' | 'engaged_ms' | 'scroll'
+  | 'variant' | 'id';
+
+/**
+ * A subquery: the events of a site whose time is in the range, each event once, with `ts` and
+ * the asked columns of its first copy (the one SQLite keeps). The funnel queries build on it.
+ */
+export function dedupedEvents(site: string, range: TimeRange, columns: readonly EventColumn[]): string {
+  const first = columns.map((c) => `argMin(${c}, ts) AS first_${c}`).join(', ');
+  const outer = columns.map((c) => `first_${c} AS ${c}`).join(', ');
+  return `(SELECT first_ts AS ts${outer ? `, ${outer}` : ''} FROM (
+      SELECT min(ts) AS first_ts${first ? `, ${first}` : ''}
+      FROM events
+      WHERE site = ${str(site)} AND ts >= ${int(range.fromMs - RETRY_WINDOW_MS)} AND ts < ${int(range.toMs)}
+      GROUP BY client_ts, dedupe_key
+    ) WHERE first_ts >= ${int(range.fromMs)})`;
+}
+
+export const eventStats = (site: string, range: TimeRange) => `SELECT
+    count() AS events,
+    countIf(name = 'pageview') AS pageviews,
+    uniqExact(visitor) AS visitors
+  FROM ${dedupedEvents(site, range, ['name', 'visitor'])}`;
+
+export const botStats = (site: string, fromDay: string, toDay: string) => `SELECT sum(count) AS bots
+  FROM bot_counts WHERE site = ${str(site)} AND day >= ${day(fromDay)} AND day <= ${day(toDay)}`;
+
+// FINAL applies the replacement at read time that merges apply later: the highest version.
+export const listSites = `SELECT domain, origins, allowed_params, created_at
+  FROM sites FINAL ORDER BY domain`;
+export const siteExists = (domain: string) => `SELECT count() AS n FROM sites WHERE domain = ${str(domain)}`;
+export const currentSite = (domain: string) => `SELECT domain, origins, allowed_params, created_at, writer
+  FROM sites FINAL WHERE domain = ${str(domain)}`;
+
+export const listFunnels = (site: string) => `SELECT site, id, definition, created_at, updated_at
+  FROM funnels FINAL WHERE site = ${str(site)} AND deleted = 0 ORDER BY id`;
+export const currentFunnel = (site: string, id: string) => `SELECT site, id, definition, created_at, updated_at
+  FROM funnels FINAL WHERE site = ${str(site)} AND id = ${str(id)} AND deleted = 0`;
+
+export const getSalt = (forDay: string) => `SELECT min(salt) AS salt, count() AS n FROM salts WHERE day = ${day(forDay)}`;
+export const countSaltsBefore = (keepFromDay: string) => `SELECT count() AS n FROM salts WHERE day < ${day(keepFromDay)}`;
+export const deleteSaltsBefore = (keepFromDay: string) => `ALTER TABLE salts DELETE WHERE day < ${day(keepFromDay)}`;
+/** Mutations (ALTER ... DELETE) run in the background; 18.16 has no mutations_sync, so we poll this. */
+export const pendingMutations = (database: string, table: string) => `SELECT count() AS n FROM system.mutations
+  WHERE database = ${str(database)} AND table = ${str(table)} AND is_done = 0`;
+
+export const getSetting = (key: string) => `SELECT min(value) AS value, count() AS n FROM settings WHERE key = ${str(key)}`;

@@ -1,0 +1,260 @@
+// One suite, every engine: the same writes must give the same stats, sites, funnels, salts and
+// settings on SQLite and on ClickHouse, and collectors sharing a store must behave as one.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '@clickhouse/client';
+import type { Store } from '../../src/store/types.js';
+import { openStore } from '../../src/store/open.js';
+import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { startCollector, type RunningCollector } from '../../../test-support/collector.js';
+import { BATCHES, D0, D1, EXPECTED_STATS, OTHER, SITE } from './fixture.js';
+
+interface Engine {
+  name: string;
+  /** A fresh, empty database; every call of `open` on it opens another store on the same data. */
+  database(): { url: string; open(): Promise<Store> };
+  /** Merges everything that is waiting to merge, where the engine merges in the background. */
+  mergeAll?(url: string): Promise<void>;
+}
+
+let clickhouse: RunningClickHouse | null = null;
+let serial = 0;
+
+const sqlite: Engine = {
+  name: 'sqlite',
+  database() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-conformance-'));
+    const url = `sqlite:${path.join(dir, 'funnelbeam.db')}`;
+    return { url, open: () => openStore(url) };
+  },
+};
+
+const clickhouseEngine: Engine = {
+  name: 'clickhouse',
+  database() {
+    if (!clickhouse) throw new Error('ClickHouse is not running');
+    const url = clickhouse.databaseUrlFor(`conformance_${++serial}`);
+    return { url, open: () => openStore(url) };
+  },
+  async mergeAll(url) {
+    const { pathname } = new URL(url);
+    const client = createClient({ url: clickhouse!.url, username: 'default', password: '' });
+    try {
+      for (const table of ['events', 'bot_counts', 'sites', 'funnels']) {
+        await client.command({ query: `OPTIMIZE TABLE ${pathname.slice(1)}.${table} FINAL` });
+      }
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+const skipClickHouse = canSkipClickHouse();
+if (skipClickHouse) console.warn('clickhouse-server is not installed: the ClickHouse half of the store conformance suite is skipped');
+
+beforeAll(async () => {
+  if (skipClickHouse) return;
+  const started = Date.now();
+  clickhouse = await startClickHouse();
+  console.info(`clickhouse-server answered /ping ${Date.now() - started} ms after start`);
+});
+
+afterAll(async () => {
+  await clickhouse?.stop();
+});
+
+const engines = [sqlite, ...(skipClickHouse ? [] : [clickhouseEngine])];
+
+describe.each(engines)('the $name store', (engine) => {
+  const stores: Store[] = [];
+  const open = async (database: { open(): Promise<Store> }) => {
+    const store = await database.open();
+    stores.push(store);
+    return store;
+  };
+
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+  });
+
+  describe('events', () => {
+    let store: Store;
+    let url: string;
+
+    beforeAll(async () => {
+      const database = engine.database();
+      url = database.url;
+      store = await open(database);
+      for (const batch of BATCHES) await store.write(batch);
+    });
+
+    it.each(EXPECTED_STATS)('counts $name', async ({ site, range, stats }) => {
+      expect(await store.stats(site, range)).toEqual(stats);
+    });
+
+    it('counts the same once background merges have collapsed the duplicates', async () => {
+      await engine.mergeAll?.(url);
+      for (const { site, range, stats } of EXPECTED_STATS) expect(await store.stats(site, range)).toEqual(stats);
+    });
+
+    it('ignores a batch that repeats everything already stored', async () => {
+      const database = engine.database();
+      const fresh = await open(database);
+      for (const batch of BATCHES) await fresh.write({ events: batch.events.filter((e) => e.id !== null), bots: [] });
+      for (const batch of BATCHES) await fresh.write({ events: batch.events.filter((e) => e.id !== null), bots: [] });
+      // Ids only: the first day holds a1, a2, b1 and x1 twice.
+      expect(await fresh.stats(SITE, { fromMs: D0, toMs: D1 })).toEqual({ events: 5, pageviews: 2, visitors: 2, bots: 0 });
+    });
+  });
+
+  describe('sites', () => {
+    it('creates once, updates origins and parameters but not the creation time, and lists by domain', async () => {
+      const store = await open(engine.database());
+      expect(await store.listSites()).toEqual([]);
+      const shop = { domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0 };
+      expect(await store.createSite(shop)).toBe(true);
+      expect(await store.createSite({ ...shop, origins: ['https://evil.example'], createdAt: D1 })).toBe(false);
+      expect(await store.createSite({ domain: OTHER, origins: [], allowedParams: ['ref'], createdAt: D1 })).toBe(true);
+      await store.updateSite({ ...shop, origins: ['https://shop.example.com', "https://o'brien.example"], allowedParams: ['q'], createdAt: D1 });
+      await store.updateSite({ domain: 'unknown.example.com', origins: [], allowedParams: [], createdAt: D1 });
+      expect(await store.listSites()).toEqual([
+        { domain: OTHER, origins: [], allowedParams: ['ref'], createdAt: D1 },
+        { domain: SITE, origins: ['https://shop.example.com', "https://o'brien.example"], allowedParams: ['q'], createdAt: D0 },
+      ]);
+    });
+
+    it('shows a site created through one store to another on the same database', async () => {
+      const database = engine.database();
+      const [a, b] = [await open(database), await open(database)];
+      await a.createSite({ domain: SITE, origins: [], allowedParams: [], createdAt: D0 });
+      expect(await b.createSite({ domain: SITE, origins: ['https://x.example'], allowedParams: [], createdAt: D1 })).toBe(false);
+      await b.updateSite({ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0 });
+      expect(await a.listSites()).toEqual([{ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0 }]);
+    });
+  });
+
+  describe('funnels', () => {
+    const definition = { name: 'Signup', window: '7d', steps: [{ name: 'Landing', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }] };
+
+    it('saves, replaces (keeping the creation time), lists by id and deletes', async () => {
+      const store = await open(engine.database());
+      await store.putFunnel({ site: SITE, id: 'signup', definition, createdAt: D0, updatedAt: D0 });
+      await store.putFunnel({ site: SITE, id: 'a-first', definition, createdAt: D0, updatedAt: D0 });
+      await store.putFunnel({ site: OTHER, id: 'signup', definition, createdAt: D0, updatedAt: D0 });
+      const renamed = { ...definition, name: "Sign'up" };
+      await store.putFunnel({ site: SITE, id: 'signup', definition: renamed, createdAt: D1, updatedAt: D1 });
+      expect(await store.listFunnels(SITE)).toEqual([
+        { site: SITE, id: 'a-first', definition, createdAt: D0, updatedAt: D0 },
+        { site: SITE, id: 'signup', definition: renamed, createdAt: D0, updatedAt: D1 },
+      ]);
+      expect(await store.deleteFunnel(SITE, 'a-first')).toBe(true);
+      expect(await store.deleteFunnel(SITE, 'a-first')).toBe(false);
+      expect((await store.listFunnels(SITE)).map((f) => f.id)).toEqual(['signup']);
+      expect((await store.listFunnels(OTHER)).map((f) => f.id)).toEqual(['signup']);
+    });
+  });
+
+  describe('salts and settings', () => {
+    it('makes a salt once per day, keeps it, and forgets the days before the ones kept', async () => {
+      const store = await open(engine.database());
+      expect(await store.dailySalt('2026-03-30', 'first')).toBe('first');
+      expect(await store.dailySalt('2026-03-30', 'another')).toBe('first');
+      expect(await store.dailySalt('2026-03-31', 'second')).toBe('second');
+      await store.deleteSaltsBefore('2026-03-31');
+      expect(await store.dailySalt('2026-03-30', 'remade')).toBe('remade');
+      expect(await store.dailySalt('2026-03-31', 'another')).toBe('second');
+    });
+
+    it('sets a setting once, whatever is offered later, and keeps odd characters', async () => {
+      const store = await open(engine.database());
+      expect(await store.getSetting('admin_token')).toBeNull();
+      expect(await store.setSettingOnce('admin_token', 'tok-2')).toBe('tok-2');
+      expect(await store.setSettingOnce('admin_token', 'tok-1')).toBe('tok-2');
+      expect(await store.getSetting('admin_token')).toBe('tok-2');
+      const odd = "it's a \\ back\nslash";
+      expect(await store.setSettingOnce(odd, odd)).toBe(odd);
+      expect(await store.getSetting(odd)).toBe(odd);
+    });
+
+    it('agrees on one salt and one setting when two stores, opened at once on an empty database, race to make them', async () => {
+      const database = engine.database();
+      const [a, b] = await Promise.all([open(database), open(database)]);
+      const salts = await Promise.all([a.dailySalt('2026-03-30', 'salt-a'), b.dailySalt('2026-03-30', 'salt-b')]);
+      const settings = await Promise.all([a.setSettingOnce('admin_token', 'tok-a'), b.setSettingOnce('admin_token', 'tok-b')]);
+      expect(salts[0]).toBe(salts[1]);
+      expect(settings[0]).toBe(settings[1]);
+      expect(await b.dailySalt('2026-03-30', 'late')).toBe(salts[0]);
+      expect(await a.getSetting('admin_token')).toBe(settings[0]);
+    });
+  });
+});
+
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+
+describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
+  let a: RunningCollector;
+  let b: RunningCollector;
+
+  beforeAll(async () => {
+    const databaseUrl = clickhouse!.databaseUrlFor('two_collectors');
+    a = await startCollector({ databaseUrl });
+    expect((await a.admin('/api/sites', { body: { domain: SITE, origins: ['https://shop.example.com'] } })).status).toBe(201);
+    b = await startCollector({ databaseUrl });
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const post = (collector: RunningCollector, body: unknown, userAgent = CHROME) =>
+    fetch(`${collector.url}/api/event`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'user-agent': userAgent },
+      body: JSON.stringify(body),
+    });
+
+  it('stores what both take concurrently, retries sent to either once, and either one reports the total', async () => {
+    const now = Date.now();
+    const event = (i: number) => ({
+      site: SITE, name: i % 3 === 0 ? 'signup' : 'pageview', url: `https://shop.example.com/p/${i}`,
+      id: `e-${i}`, ts: now - i, visitor: `v-${i % 10}`,
+    });
+    // Bots first: a collector's bot counts ride with its next commit, which its events then wait for.
+    const bots = await Promise.all([a, a, a, b, b].map((c) => post(c, { site: SITE, name: 'pageview', url: 'https://shop.example.com/' }, GOOGLEBOT)));
+    expect(bots.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+
+    const requests = [
+      // 30 events, alternately through a and b...
+      ...Array.from({ length: 30 }, (_, i) => post(i % 2 === 0 ? a : b, event(i))),
+      // ...the first 10 retried through the other collector...
+      ...Array.from({ length: 10 }, (_, i) => post(i % 2 === 0 ? b : a, event(i))),
+      // ...and 4 id-less pageviews, which are never duplicates.
+      ...Array.from({ length: 4 }, (_, i) => post(i % 2 === 0 ? a : b, { site: SITE, name: 'pageview', url: 'https://shop.example.com/', visitor: 'v-0' })),
+    ];
+    const replies = await Promise.all(requests);
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 202));
+
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const query = `from=${day(now - 86_400_000)}&to=${day(now + 86_400_000)}`;
+    for (const collector of [a, b]) {
+      const reply = await collector.admin(`/api/sites/${SITE}/stats?${query}`);
+      expect(reply.status).toBe(200);
+      // 30 + 4 events; 20 + 4 pageviews (every third of the 30 is a signup); v-0..v-9; 5 bots.
+      expect(await reply.json()).toEqual({ events: 34, pageviews: 24, visitors: 10, bots: 5 });
+    }
+  });
+
+  it('shares funnels: saved through one collector, listed and deleted through the other', async () => {
+    const definition = { name: 'Signup', window: '7d', steps: [{ name: 'Landing', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }] };
+    const put = await a.admin(`/api/sites/${SITE}/funnels/signup`, { method: 'PUT', body: definition });
+    expect(put.status).toBe(201);
+    const listed = await b.admin(`/api/sites/${SITE}/funnels`);
+    expect(((await listed.json()) as { id: string; name: string }[]).map((f) => [f.id, f.name])).toEqual([['signup', 'Signup']]);
+    expect((await b.admin(`/api/sites/${SITE}/funnels/signup`, { method: 'DELETE' })).status).toBe(204);
+    expect(await (await a.admin(`/api/sites/${SITE}/funnels`)).json()).toEqual([]);
+  });
+});
