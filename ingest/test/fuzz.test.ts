@@ -29,12 +29,12 @@ function storableEvents(body: unknown): number {
 }
 
 /** Sends a raw body and checks the one invariant: no 5xx, and storage moved by what was acknowledged. */
-async function sendAndCheck(raw: string | Uint8Array, parsed: unknown, type = 'text/plain') {
+async function sendAndCheck(raw: string | Buffer, parsed: unknown, type = 'text/plain') {
   const before = stored();
   const reply = await fetch(`${collector.url}/api/event`, {
     method: 'POST',
     headers: { 'content-type': type, 'user-agent': CHROME },
-    body: raw,
+    body: typeof raw === 'string' ? raw : new Uint8Array(raw).buffer,
   });
   await reply.arrayBuffer();
   statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
