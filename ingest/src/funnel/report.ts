@@ -19,6 +19,12 @@ export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 /** Value (as a decimal string) → how many times it was measured. */
 export type Multiset = Record<string, number>;
 
+/**
+ * Times in ascending order, repeats kept. `openUntil` has about one distinct value per journey,
+ * so it is kept sorted: "how many are still open at `now`" is then a binary search, not a walk.
+ */
+export type SortedTimes = number[];
+
 /** `exitsTo` key of the visitors who left the site (a real path always starts with `/`). */
 export const LEFT_SITE = '';
 
@@ -26,7 +32,7 @@ export interface StepAggregate {
   /** Journeys whose furthest step is this one. */
   stopped: number;
   /** `openUntil` of the journeys that stopped here (not for the last step). */
-  openUntil: Multiset;
+  openUntil: SortedTimes;
   /** Next path of the journeys that stopped here (`LEFT_SITE` for none). */
   exitsTo: Record<string, number>;
   /** ms from this step to the next, of the journeys that went on. */
@@ -47,7 +53,7 @@ export interface BreakdownCell {
   /** Journeys whose furthest step is step k+1, at index k. */
   stopped: number[];
   /** `openUntil` of the journeys that stopped at step k+1, at index k. */
-  openUntil: Multiset[];
+  openUntil: SortedTimes[];
 }
 
 export interface DayCell {
@@ -151,7 +157,7 @@ export function createFunnelAggregate(stepCount: number, timeZone = 'UTC'): Funn
     timeZone,
     steps: Array.from({ length: stepCount }, () => ({
       stopped: 0,
-      openUntil: {},
+      openUntil: [],
       exitsTo: {},
       timeToNext: {},
       engagedMs: {},
@@ -183,21 +189,20 @@ export function aggregateJourneys(journeys: Iterable<Journey>, stepCount: number
 /**
  * `into` plus `from`, in place (both of the same funnel and time zone).
  *
- * `openAt` is for a merge made for one report at that time: of `from`'s `openUntil` values
- * (one per journey: the costly part to copy), only the count still open then is kept, under
- * the key `openAt`. With `windowsClosed` the caller knows none can be open, and they are skipped.
+ * For a merge made for one report, `openAt` (the report's time) keeps of `from`'s `openUntil`
+ * values (one per journey: the costly part to copy) only those still open then, and `only`
+ * merges the breakdown of that one dimension (or none, with `null`).
  */
 export function mergeAggregates(
   into: FunnelAggregate,
   from: FunnelAggregate,
-  options: { windowsClosed?: boolean; openAt?: number } = {},
+  options: { openAt?: number; only?: BreakdownDimension | null } = {},
 ): FunnelAggregate {
-  const mergeOpen = (target: Multiset, source: Multiset) => {
-    if (options.windowsClosed) return;
-    if (options.openAt === undefined) return addAll(target, source);
-    const open = countOpenAt(source, options.openAt);
-    if (open > 0) bump(target, String(options.openAt), open);
+  const mergeOpen = (target: SortedTimes, source: SortedTimes) => {
+    const open = options.openAt === undefined ? source : source.slice(lowerBound(source, options.openAt));
+    if (open.length > 0) mergeTimesInto(target, open);
   };
+  const dimensions = options.only === undefined ? BREAKDOWN_DIMENSIONS : options.only === null ? [] : [options.only];
   if (into.stepCount !== from.stepCount || into.timeZone !== from.timeZone) {
     throw new Error('cannot merge aggregates of different funnels or time zones');
   }
@@ -217,7 +222,7 @@ export function mergeAggregates(
     target.entered += cell.entered;
     target.converted += cell.converted;
   }
-  for (const dimension of BREAKDOWN_DIMENSIONS) {
+  for (const dimension of dimensions) {
     for (const [key, cell] of Object.entries(from.breakdowns[dimension])) {
       const target = (into.breakdowns[dimension][key] ??= emptyBreakdownCell(cell.key, into.stepCount));
       cell.stopped.forEach((count, k) => (target.stopped[k] += count));
@@ -303,7 +308,7 @@ function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1
   const stopped = aggregate.steps[stop];
   stopped.stopped += sign;
   if (!converted) {
-    bump(stopped.openUntil, String(journey.openUntil), sign);
+    changeTimes(stopped.openUntil, journey.openUntil, sign);
     bump(stopped.exitsTo, journey.exitPath ?? LEFT_SITE, sign);
   }
   for (let k = 0; k <= stop; k++) {
@@ -334,7 +339,7 @@ function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1
     const cells = aggregate.breakdowns[dimension];
     const cell = (cells[key] ??= emptyBreakdownCell(value, aggregate.stepCount));
     cell.stopped[stop] += sign;
-    if (!converted) bump(cell.openUntil[stop], String(journey.openUntil), sign);
+    if (!converted) changeTimes(cell.openUntil[stop], journey.openUntil, sign);
     if (sign < 0 && cell.stopped.every((count) => count === 0)) delete cells[key];
   }
 
@@ -395,7 +400,7 @@ function emptyBreakdownCell(key: string | null, stepCount: number): BreakdownCel
   return {
     key,
     stopped: new Array<number>(stepCount).fill(0),
-    openUntil: Array.from({ length: stepCount }, () => ({})),
+    openUntil: Array.from({ length: stepCount }, () => []),
   };
 }
 
@@ -428,10 +433,34 @@ export function percentiles(values: Multiset): { median: number; p90: number } |
 }
 
 /** Journeys still open at `now`: a step exactly at the window's end still counts (journey.ts). */
-function countOpenAt(openUntil: Multiset, now: number): number {
-  let count = 0;
-  for (const [end, times] of Object.entries(openUntil)) if (Number(end) >= now) count += times;
-  return count;
+function countOpenAt(openUntil: SortedTimes, now: number): number {
+  return openUntil.length - lowerBound(openUntil, now);
+}
+
+/** Index of the first value >= `value` (the length when none). */
+function lowerBound(sorted: SortedTimes, value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Adds (sign 1) or removes (sign -1) one occurrence of `value`, keeping the order. */
+function changeTimes(sorted: SortedTimes, value: number, sign: 1 | -1): void {
+  const at = lowerBound(sorted, value);
+  if (sign > 0) sorted.splice(at, 0, value);
+  else if (sorted[at] === value) sorted.splice(at, 1);
+  else throw new Error('removing a journey that was never added');
+}
+
+function mergeTimesInto(into: SortedTimes, from: SortedTimes): void {
+  const merged = into.concat(from).sort((a, b) => a - b);
+  into.length = 0;
+  for (const value of merged) into.push(value);
 }
 
 /**

@@ -146,10 +146,7 @@ export class FunnelIndex {
     const merged = createFunnelAggregate(state.funnel.steps.length);
     for (let day = range.fromMs; day < range.toMs; day += DAY_MS) {
       const aggregate = state.days.get(dayOf(day, 'UTC'));
-      // An entry's latest attempt opens at most one window after the entry: two windows past
-      // the day's end, none of its journeys can still be in flight.
-      const windowsClosed = day + DAY_MS + 2 * state.funnel.windowMs < options.now;
-      if (aggregate) mergeAggregates(merged, aggregate, { windowsClosed, openAt: options.now });
+      if (aggregate) mergeAggregates(merged, aggregate, { openAt: options.now, only: options.breakdown ?? null });
     }
     return reportFromAggregate(merged, state.funnel, { ...options, range: trendDays(range) });
   }
