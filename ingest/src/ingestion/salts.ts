@@ -5,20 +5,26 @@ import { DAY_MS, utcDay } from '../time.js';
 import { newDailySalt } from '../enrich/privacy.js';
 
 export class DailySalt {
-  private day = '';
+  private dayStart = 0;
   private salt = '';
 
   constructor(private readonly store: Store) {}
 
-  /** Today's salt; reads or makes it in the store only when the UTC day has changed. */
-  async forTime(now: number): Promise<string> {
-    const day = utcDay(now);
-    if (day !== this.day) {
-      const salt = await this.store.dailySalt(day, newDailySalt());
-      await this.store.deleteSaltsBefore(utcDay(now - DAY_MS));
-      this.day = day;
-      this.salt = salt;
-    }
-    return this.salt;
+  /**
+   * Today's salt, without a promise on the hot path: a string while the cached day holds,
+   * a promise only when the UTC day has changed and the store must be asked.
+   */
+  forTime(now: number): string | Promise<string> {
+    if (now >= this.dayStart && now < this.dayStart + DAY_MS) return this.salt;
+    return this.rotate(now);
+  }
+
+  private async rotate(now: number): Promise<string> {
+    const dayStart = now - (now % DAY_MS);
+    const salt = await this.store.dailySalt(utcDay(dayStart), newDailySalt());
+    await this.store.deleteSaltsBefore(utcDay(dayStart - DAY_MS));
+    this.dayStart = dayStart;
+    this.salt = salt;
+    return salt;
   }
 }

@@ -36,8 +36,8 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
     const receivedAt = Date.now();
     const dropAutomated = !app.config.acceptAutomatedBrowsers;
     const bot = isBot(userAgent, { allowHeadless: !dropAutomated });
-    const day = utcDay(receivedAt);
-    const salt = await app.salts.forTime(receivedAt);
+    const today = app.salts.forTime(receivedAt);
+    const salt = typeof today === 'string' ? today : await today;
 
     const events: StoredEvent[] = [];
     const botSites: string[] = [];
@@ -61,7 +61,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
     }
 
     // Counted only once the whole body is known good: a refused request changes nothing.
-    for (const site of botSites) app.queue.countBots(site, day, 1);
+    for (const site of botSites) app.queue.countBots(site, utcDay(receivedAt), 1);
     if (events.length === 0) return reply.code(202).send();
     try {
       await app.queue.write(events);
