@@ -26,14 +26,14 @@ export async function ingestBenchmark(): Promise<string[]> {
   const headers = () => requestHeaders(VISITORS);
 
   const bare = await startServer('bench/servers/bare.ts', [], 0);
-  const bareSingle = await drive(bare, { seconds: SECONDS, connections: CONNECTIONS, body: single, headers });
-  const bareBatch = await drive(bare, { seconds: SECONDS, connections: CONNECTIONS, body: batch, headers });
+  const bareSingle = await drive(bare, { seconds: SECONDS, connections: CONNECTIONS, pool: 20_000, body: single, headers });
+  const bareBatch = await drive(bare, { seconds: SECONDS, connections: CONNECTIONS, pool: 500, body: batch, headers });
   await bare.stop();
 
   const dbFile = path.join(dir, 'bench.db');
   const collector = await startServer('bench/servers/collector.ts', [dbFile], 0);
-  const collectorSingle = await drive(collector, { seconds: SECONDS, connections: CONNECTIONS, body: single, headers });
-  const collectorBatch = await drive(collector, { seconds: SECONDS, connections: CONNECTIONS, body: batch, headers });
+  const collectorSingle = await drive(collector, { seconds: SECONDS, connections: CONNECTIONS, pool: 20_000, body: single, headers });
+  const collectorBatch = await drive(collector, { seconds: SECONDS, connections: CONNECTIONS, pool: 500, body: batch, headers });
   await collector.stop();
 
   const db = new Database(dbFile, { readonly: true });
@@ -47,7 +47,8 @@ export async function ingestBenchmark(): Promise<string[]> {
   out.push(line('collector, batches of 100', collectorBatch, 100));
   out.push(`ratio collector / bare, single events: ${(collectorSingle.requestsPerSecond / bareSingle.requestsPerSecond).toFixed(2)} (target ≥ 0.6)`);
   out.push(`ratio collector / bare, batches of 100: ${(collectorBatch.requestsPerSecond / bareBatch.requestsPerSecond).toFixed(2)}`);
-  out.push(`events acknowledged with 202: ${acknowledged}, rows in SQLite after shutdown: ${stored} (${stored === acknowledged ? 'equal' : 'DIFFERENT'})`);
+  // Requests still in flight when the load stops may commit without their reply being counted.
+  out.push(`events acknowledged with 202: ${acknowledged}, rows in SQLite after shutdown: ${stored} (${stored >= acknowledged ? 'none lost' : 'LOST EVENTS'})`);
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
 }

@@ -53,13 +53,29 @@ export interface LoadResult {
   serverPeakRssMiB: number;
 }
 
-/** Drives `connections` keep-alive connections for `seconds`, each request body made by `body()`. */
+/** Marks where each request gets a fresh event id, so a pooled body is never a duplicate. */
+export const ID_MARK = '@ID@';
+
+/**
+ * Drives `connections` keep-alive connections for `seconds`. Requests come from a pool of
+ * `pool` made up front by `body()` and `headers()` (only ids are filled in per request), so
+ * the load generator spends its core on sending.
+ */
 export async function drive(server: Server, options: {
   seconds: number;
   connections: number;
+  pool: number;
   body: () => string;
   headers: () => Record<string, string>;
 }): Promise<LoadResult> {
+  const requests = Array.from({ length: options.pool }, () => ({
+    headers: { 'content-type': 'text/plain', ...options.headers() },
+    body: options.body(),
+  }));
+  let next = 0;
+  let id = 0;
+  const run = Date.now().toString(36);
+  const freshId = () => `${run}-${(id++).toString(36)}`;
   const pid = server.process.pid!;
   const cpuBefore = cpuSeconds(pid);
   let peakRss = rssMiB(pid);
@@ -72,11 +88,10 @@ export async function drive(server: Server, options: {
     duration: options.seconds,
     requests: [{
       method: 'POST',
-      setupRequest: (request) => ({
-        ...request,
-        headers: { 'content-type': 'text/plain', ...options.headers() },
-        body: options.body(),
-      }),
+      setupRequest: (request) => {
+        const made = requests[next++ % requests.length];
+        return { ...request, headers: made.headers, body: made.body.replaceAll(ID_MARK, freshId) };
+      },
     }],
   });
   const elapsed = (performance.now() - started) / 1000;

@@ -1,3 +1,5 @@
+import { ID_MARK } from './load.js';
+
 // Synthetic traffic that looks like real snippet traffic: thousands of distinct visitors (by
 // IP), a spread of browsers, referrers and UTM tags, and the snippet's event shapes.
 
@@ -28,9 +30,7 @@ export function visitorIp(visitors: number): string {
   return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 }
 
-let counter = 0;
-
-/** One event as the snippet sends it. */
+/** One event as the snippet sends it; its id is left as ID_MARK for the load generator to fill. */
 export function snippetEvent(site = 'shop.example.com'): Record<string, unknown> {
   const name = pick(names);
   const event: Record<string, unknown> = {
@@ -38,7 +38,7 @@ export function snippetEvent(site = 'shop.example.com'): Record<string, unknown>
     name,
     url: `https://${site}${pick(paths)}${pick(utms)}`,
     referrer: pick(referrers),
-    id: `${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+    id: ID_MARK,
     ts: Date.now(),
   };
   if (name === 'purchase') event.revenue = { amount: 25, currency: 'USD' };

@@ -3,6 +3,9 @@
 import type { StoredEvent } from '../event.js';
 import type { FunnelDefinition, ParsedFunnel } from '../funnel/definition.js';
 import type { BreakdownDimension, FunnelReport } from '../funnel/report.js';
+import type { LeadRecord, StageMove, StageMoveResult } from '../leads/lead.js';
+import type { ScoringRules } from '../leads/scoring.js';
+import type { WebhookConfig } from '../leads/webhook.js';
 
 export interface Site {
   domain: string;
@@ -53,6 +56,29 @@ export interface ReportOptions {
   breakdown?: BreakdownDimension;
 }
 
+/** A site's lead settings: scoring rules and the outgoing webhook (null: none). */
+export interface LeadSettings {
+  scoring: ScoringRules | null;
+  webhook: WebhookConfig | null;
+}
+
+/** A pending webhook delivery in the outbox: the exact body, signed when sent. */
+export interface WebhookDelivery {
+  id: string;
+  site: string;
+  type: string;
+  body: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+}
+
+export type DeliveryOutcome =
+  | { status: 'delivered' }
+  | { status: 'retry'; at: number; error: string }
+  | { status: 'failed'; error: string };
+
 export interface Store {
   /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
   write(batch: WriteBatch): Promise<void>;
@@ -76,6 +102,24 @@ export interface Store {
   dailySalt(day: string, candidate: string): Promise<string>;
   /** Deletes salts of days before `keepFromDay`, so old visitor keys cannot be recomputed. */
   deleteSaltsBefore(keepFromDay: string): Promise<void>;
+
+  /** Scoring rules and webhook of a site (both null when never set). */
+  getLeadSettings(site: string): Promise<LeadSettings>;
+  /**
+   * Sets the settings given (null clears one). New scoring rules score the site's leads again
+   * from their events (a lead still in `lead` that now reaches the threshold becomes an MQL,
+   * queueing its webhook); removing the webhook drops its pending deliveries.
+   */
+  putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void>;
+  /** Every lead of a site with its stage history (kept current at ingest: events of leads score as they are written). */
+  leads(site: string): Promise<LeadRecord[]>;
+  /** A lead's events in time order (the anonymous ones of the visit it was named in included), at most `limit`. */
+  leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]>;
+  /** A sales-side stage move, checked against the stage machine; a change is stored with its webhook delivery. */
+  moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult>;
+  /** Deliveries due at `now`, oldest first; a lead's deliveries go in order (one waits while an earlier one is pending). */
+  dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]>;
+  settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void>;
 
   getSetting(key: string): Promise<string | null>;
   /** Sets the key if it has no value yet; returns the value that holds. */

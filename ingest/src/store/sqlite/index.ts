@@ -4,13 +4,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { PropValue, StoredEvent } from '../../event.js';
-import type { ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WriteBatch } from '../types.js';
+import type {
+  DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+} from '../types.js';
 import { parseFunnelDefinition, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import { FunnelIndex, toIndexedEvent, type IndexedEvent } from '../funnelIndex.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { utcDay } from '../../time.js';
 import { Checkpointer } from './checkpointer.js';
+import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange, type TrackedEvent } from '../../leads/tracker.js';
+import { cloneLead, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from '../../leads/lead.js';
+import { parseScoringRules, type ScoringRules } from '../../leads/scoring.js';
+import { webhookPayload, type WebhookConfig } from '../../leads/webhook.js';
+import type { LeadStage } from '../../leads/stages.js';
 
 export interface SqliteOptions {
   /**
@@ -50,6 +57,50 @@ function parsed(definition: FunnelDefinition): ParsedFunnel {
 
 const funnelKey = (site: string, id: string) => `${site}\n${id}`;
 
+function eventFromRow(row: Row): StoredEvent {
+  return { ...row, props: row.props === null ? null : (JSON.parse(String(row.props)) as Record<string, PropValue>) } as unknown as StoredEvent;
+}
+
+/** Scoring rules were validated before they were stored; rules that no longer parse are a bug. */
+function parsedScoring(rules: ScoringRules) {
+  const result = parseScoringRules(rules);
+  if (!result.ok) throw new Error(`stored scoring rules no longer valid: ${result.field}: ${result.error}`);
+  return result.rules;
+}
+
+function leadFromRow(row: Row): LeadRecord {
+  return {
+    site: String(row.site),
+    lead: String(row.lead),
+    stage: String(row.stage) as LeadStage,
+    stageAt: Number(row.stage_at),
+    score: { value: Number(row.score), at: Number(row.score_at) },
+    createdAt: Number(row.created_at),
+    firstSeen: Number(row.first_seen),
+    lastSeen: Number(row.last_seen),
+    entry: {
+      channel: String(row.channel),
+      source: row.source === null ? null : String(row.source),
+      medium: row.medium === null ? null : String(row.medium),
+      campaign: row.campaign === null ? null : String(row.campaign),
+      term: row.term === null ? null : String(row.term),
+      landing: String(row.landing),
+    },
+    changes: [],
+  };
+}
+
+function changeFromRow(row: Row): StageChange {
+  return {
+    stage: String(row.stage) as LeadStage,
+    from: row.from_stage === null ? null : (String(row.from_stage) as LeadStage),
+    at: Number(row.at),
+    amount: row.amount === null ? null : Number(row.amount),
+    currency: row.currency === null ? null : String(row.currency),
+    by: String(row.by) as StageChange['by'],
+  };
+}
+
 function siteFromRow(row: Row): Site {
   return {
     domain: String(row.domain),
@@ -66,6 +117,10 @@ export class SqliteStore implements Store {
   private readonly checkpointer: Checkpointer | null;
   private readonly funnels = new FunnelIndex();
   private readonly refreshTimer: NodeJS.Timeout;
+  /** Lead identity, scores and stages, kept in memory so ingestion never reads them back. */
+  private leadTracker = new LeadTracker<number>();
+  /** site → its webhook: a stage change queues a delivery only for a site that has one. */
+  private readonly webhooks = new Map<string, WebhookConfig>();
 
   constructor(file: string, options: SqliteOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -84,14 +139,23 @@ export class SqliteStore implements Store {
       Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)]),
     ) as { [K in keyof typeof SQL]: Database.Statement };
     const { insertEvent, addBots } = this.statements;
-    // Returns the events actually inserted: a duplicate (ignored) must not reach the funnels twice.
+    // Returns the events actually inserted: a duplicate (ignored) must not reach the funnels
+    // twice, nor score twice. Lead rows are written in the same transaction as their events.
     this.writeTransaction = this.db.transaction((batch: WriteBatch) => {
       const inserted: StoredEvent[] = [];
-      for (const event of batch.events) if (insertEvent.run(eventRow(event)).changes === 1) inserted.push(event);
+      const observed: { event: TrackedEvent; ref: number }[] = [];
+      for (const event of batch.events) {
+        const result = insertEvent.run(eventRow(event));
+        if (result.changes !== 1) continue;
+        inserted.push(event);
+        observed.push({ event, ref: Number(result.lastInsertRowid) });
+      }
       for (const b of batch.bots) addBots.run(b.site, b.day, b.count);
+      this.persistLeads(this.leadTracker.observe(observed));
       return inserted;
     });
     this.loadFunnelIndex();
+    this.loadLeads();
     // Matching changed units in the background keeps reports from doing it.
     this.refreshTimer = setInterval(() => this.funnels.refresh(), 1000);
     this.refreshTimer.unref();
@@ -119,7 +183,146 @@ export class SqliteStore implements Store {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    for (const event of this.writeTransaction(batch)) this.funnels.add(event.site, toIndexedEvent(event));
+    const inserted = this.leadsGuarded(() => this.writeTransaction(batch));
+    for (const event of inserted) this.funnels.add(event.site, toIndexedEvent(event));
+  }
+
+  /** Loads lead settings, leads, identities and the recent anonymous visits into the tracker. */
+  private loadLeads(): void {
+    const tracker = new LeadTracker<number>();
+    this.webhooks.clear();
+    for (const row of this.statements.allLeadSettings.all() as Row[]) {
+      const site = String(row.site);
+      if (row.scoring !== null) tracker.setRules(site, parsedScoring(JSON.parse(String(row.scoring)) as ScoringRules));
+      if (row.webhook !== null) this.webhooks.set(site, JSON.parse(String(row.webhook)) as WebhookConfig);
+    }
+    const leads = new Map<string, LeadRecord>();
+    for (const row of this.statements.allLeads.all() as Row[]) {
+      const record = leadFromRow(row);
+      leads.set(`${record.site}\n${record.lead}`, record);
+    }
+    for (const row of this.statements.allStageChanges.iterate() as IterableIterator<Row>) {
+      leads.get(`${String(row.site)}\n${String(row.lead)}`)?.changes.push(changeFromRow(row));
+    }
+    for (const record of leads.values()) tracker.restore(record);
+    for (const row of this.statements.allLeadVisitors.iterate() as IterableIterator<Row>) {
+      tracker.restoreLink(String(row.site), String(row.visitor), String(row.lead));
+    }
+    const since = Date.now() - BUFFER_MS;
+    for (const site of this.statements.listSites.all() as Row[]) {
+      for (const row of this.statements.recentAnonymousEvents.iterate(String(site.domain), since) as IterableIterator<Row>) {
+        tracker.restoreAnonymous(eventFromRow(row), Number(row.ref));
+      }
+    }
+    this.leadTracker = tracker;
+  }
+
+  /**
+   * The tracker changes memory before its rows are written: when the transaction fails, memory
+   * is reloaded from what was committed.
+   */
+  private leadsGuarded<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (this.db.open) this.loadLeads();
+      throw error;
+    }
+  }
+
+  /** Writes what the tracker changed (inside the caller's transaction). */
+  private persistLeads(update: LeadUpdate<number>): void {
+    const { insertLeadVisitor, insertLeadEvent } = this.statements;
+    for (const record of update.leads) this.persistLead(record);
+    for (const link of update.links) insertLeadVisitor.run(link.site, link.visitor, link.lead, link.at);
+    for (const e of update.events) insertLeadEvent.run(e.site, e.lead, e.ref);
+    for (const change of update.changes) this.queueWebhook(change);
+  }
+
+  private persistLead(record: LeadRecord): void {
+    const { upsertLead, insertStageChange } = this.statements;
+    const { entry } = record;
+    upsertLead.run(
+      record.site, record.lead, record.stage, record.stageAt, record.score.value, record.score.at, record.createdAt,
+      record.firstSeen, record.lastSeen, entry.channel, entry.source, entry.medium, entry.campaign, entry.term, entry.landing,
+    );
+    // Changes are only ever appended, so their position is their key.
+    record.changes.forEach((c, seq) =>
+      insertStageChange.run(record.site, record.lead, seq, c.stage, c.from, c.at, c.amount, c.currency, c.by));
+  }
+
+  private queueWebhook({ record, change }: NewStageChange): void {
+    if (!this.webhooks.has(record.site)) return;
+    const payload = webhookPayload(record, change, this.leadTracker.rulesOf(record.site));
+    this.statements.insertDelivery.run(record.site, record.lead, payload.type, JSON.stringify(payload), Date.now(), Date.now());
+  }
+
+  async getLeadSettings(site: string): Promise<LeadSettings> {
+    const webhook = this.webhooks.get(site);
+    return { scoring: this.leadTracker.rulesOf(site)?.definition ?? null, webhook: webhook ? { ...webhook } : null };
+  }
+
+  async putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void> {
+    const { putScoring, putWebhook, dropPendingDeliveries, leadEvents } = this.statements;
+    this.leadsGuarded(() => this.db.transaction(() => {
+      if (settings.webhook !== undefined) {
+        putWebhook.run(site, settings.webhook === null ? null : JSON.stringify(settings.webhook));
+        if (settings.webhook === null) {
+          this.webhooks.delete(site);
+          dropPendingDeliveries.run(site);
+        } else {
+          this.webhooks.set(site, { ...settings.webhook });
+        }
+      }
+      if (settings.scoring !== undefined) {
+        putScoring.run(site, settings.scoring === null ? null : JSON.stringify(settings.scoring));
+        this.leadTracker.setRules(site, settings.scoring === null ? null : parsedScoring(settings.scoring));
+        for (const record of this.leadTracker.leadsOf(site)) {
+          const events = (leadEvents.all(site, record.lead, -1) as Row[]).map(eventFromRow);
+          const change = this.leadTracker.rescore(site, record.lead, events);
+          this.persistLead(record);
+          if (change) this.queueWebhook(change);
+        }
+      }
+    })());
+  }
+
+  async leads(site: string): Promise<LeadRecord[]> {
+    return this.leadTracker.leadsOf(site).map(cloneLead);
+  }
+
+  async leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]> {
+    return (this.statements.leadEvents.all(site, lead, limit) as Row[]).map(eventFromRow);
+  }
+
+  async moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult> {
+    const result = this.leadsGuarded(() => this.db.transaction(() => {
+      const moved = this.leadTracker.move(site, lead, move);
+      if (moved.ok && moved.change) {
+        this.persistLead(moved.record);
+        this.queueWebhook({ record: moved.record, change: moved.change });
+      }
+      return moved;
+    })());
+    return result.ok ? { ...result, record: cloneLead(result.record), change: result.change && { ...result.change } } : result;
+  }
+
+  async dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]> {
+    return (this.statements.dueDeliveries.all(now, limit) as Row[]).map((row) => ({
+      id: String(row.id),
+      site: String(row.site),
+      type: String(row.type),
+      body: String(row.body),
+      attempts: Number(row.attempts),
+      nextAt: Number(row.next_at),
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  async settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void> {
+    if (outcome.status === 'delivered') this.statements.deleteDelivery.run(Number(id));
+    else if (outcome.status === 'retry') this.statements.retryDelivery.run(outcome.at, outcome.error, Number(id));
+    else this.statements.failDelivery.run(Date.now(), outcome.error, Number(id));
   }
 
   async createSite(site: Site): Promise<boolean> {

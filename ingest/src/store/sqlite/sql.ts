@@ -77,6 +77,78 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (site, id)
   ) WITHOUT ROWID;
   `,
+  // Leads (ingest/src/leads): written only for events of leads, never read on the hot path.
+  // lead_events holds the rowids of a lead's events (its timeline) so that events need no
+  // index on visitor or lead; the outbox keeps webhook deliveries across restarts.
+  `
+  CREATE TABLE leads (
+    site TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    stage_at INTEGER NOT NULL,
+    score REAL NOT NULL,
+    score_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    source TEXT,
+    medium TEXT,
+    campaign TEXT,
+    term TEXT,
+    landing TEXT NOT NULL,
+    PRIMARY KEY (site, lead)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE lead_stage_changes (
+    site TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    from_stage TEXT,
+    at INTEGER NOT NULL,
+    amount REAL,
+    currency TEXT,
+    by TEXT NOT NULL,
+    PRIMARY KEY (site, lead, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE lead_visitors (
+    site TEXT NOT NULL,
+    visitor TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (site, visitor)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE lead_events (
+    site TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    event INTEGER NOT NULL,
+    PRIMARY KEY (site, lead, event)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE lead_settings (
+    site TEXT PRIMARY KEY,
+    scoring TEXT,
+    webhook TEXT
+  ) WITHOUT ROWID;
+
+  CREATE TABLE webhook_outbox (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_error TEXT,
+    failed_at INTEGER
+  );
+  CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE failed_at IS NULL;
+  CREATE INDEX webhook_outbox_lead ON webhook_outbox (site, lead, id) WHERE failed_at IS NULL;
+  `,
 ];
 
 export const SQL = {
@@ -111,6 +183,44 @@ export const SQL = {
   insertSalt: `INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)`,
   getSalt: `SELECT salt FROM salts WHERE day = ?`,
   deleteSaltsBefore: `DELETE FROM salts WHERE day < ?`,
+
+  upsertLead: `INSERT INTO leads (site, lead, stage, stage_at, score, score_at, created_at, first_seen, last_seen,
+      channel, source, medium, campaign, term, landing)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (site, lead) DO UPDATE SET stage = excluded.stage, stage_at = excluded.stage_at,
+      score = excluded.score, score_at = excluded.score_at, first_seen = excluded.first_seen,
+      last_seen = excluded.last_seen, channel = excluded.channel, source = excluded.source,
+      medium = excluded.medium, campaign = excluded.campaign, term = excluded.term, landing = excluded.landing`,
+  insertStageChange: `INSERT OR IGNORE INTO lead_stage_changes (site, lead, seq, stage, from_stage, at, amount, currency, by)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertLeadVisitor: `INSERT OR IGNORE INTO lead_visitors (site, visitor, lead, at) VALUES (?, ?, ?, ?)`,
+  insertLeadEvent: `INSERT OR IGNORE INTO lead_events (site, lead, event) VALUES (?, ?, ?)`,
+  allLeads: `SELECT site, lead, stage, stage_at, score, score_at, created_at, first_seen, last_seen,
+      channel, source, medium, campaign, term, landing FROM leads`,
+  allStageChanges: `SELECT site, lead, seq, stage, from_stage, at, amount, currency, by FROM lead_stage_changes ORDER BY site, lead, seq`,
+  allLeadVisitors: `SELECT site, visitor, lead FROM lead_visitors`,
+  /** The anonymous events of recent visits of a site: a signup after a restart still joins them. */
+  recentAnonymousEvents: `SELECT rowid AS ref, site, ts, name, path, props, channel, source, medium, campaign, term,
+      landing, visitor, session, lead FROM events WHERE site = ? AND ts >= ? AND lead IS NULL ORDER BY ts`,
+  leadEvents: `SELECT e.* FROM lead_events le JOIN events e ON e.rowid = le.event
+    WHERE le.site = ? AND le.lead = ? ORDER BY e.ts, e.rowid LIMIT ?`,
+
+  allLeadSettings: `SELECT site, scoring, webhook FROM lead_settings`,
+  putScoring: `INSERT INTO lead_settings (site, scoring, webhook) VALUES (?, ?, NULL)
+    ON CONFLICT (site) DO UPDATE SET scoring = excluded.scoring`,
+  putWebhook: `INSERT INTO lead_settings (site, scoring, webhook) VALUES (?, NULL, ?)
+    ON CONFLICT (site) DO UPDATE SET webhook = excluded.webhook`,
+
+  insertDelivery: `INSERT INTO webhook_outbox (site, lead, type, body, attempts, next_at, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)`,
+  /** Due deliveries, each lead's in order: one waits while an earlier one for its lead is pending. */
+  dueDeliveries: `SELECT id, site, type, body, attempts, next_at, created_at FROM webhook_outbox AS o
+    WHERE failed_at IS NULL AND next_at <= ? AND NOT EXISTS (
+      SELECT 1 FROM webhook_outbox AS p WHERE p.site = o.site AND p.lead = o.lead AND p.id < o.id AND p.failed_at IS NULL)
+    ORDER BY next_at, id LIMIT ?`,
+  deleteDelivery: `DELETE FROM webhook_outbox WHERE id = ?`,
+  retryDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
+  failDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?`,
+  dropPendingDeliveries: `DELETE FROM webhook_outbox WHERE site = ? AND failed_at IS NULL`,
 
   getSetting: `SELECT value FROM settings WHERE key = ?`,
   insertSetting: `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`,
