@@ -1,5 +1,6 @@
 // Configuration from the environment (CONTRACT.md, "Commands"), read once by main.ts; tests
 // build the same object by hand.
+import type { WebhookOptions } from './leads/webhook.js';
 
 export interface Config {
   port: number;
@@ -16,6 +17,8 @@ export interface Config {
   acceptAutomatedBrowsers: boolean;
   /** Trust X-Forwarded-For from a proxy in front of the collector. */
   trustProxy: boolean;
+  /** Outgoing lead webhooks; what is not set comes from DEFAULT_WEBHOOK_OPTIONS. */
+  webhooks?: Partial<WebhookOptions>;
 }
 
 export class ConfigError extends Error {}
@@ -63,5 +66,6 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     sqliteSynchronous: synchronous,
     acceptAutomatedBrowsers: flag(env, 'ACCEPT_AUTOMATED_BROWSERS'),
     trustProxy: flag(env, 'TRUST_PROXY'),
+    webhooks: { allowPrivateAddresses: flag(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES') },
   };
 }

@@ -27,13 +27,6 @@ export interface WebhookOptions {
   timeoutMs: number;
 }
 
-declare module '../config.js' {
-  interface Config {
-    /** Outgoing lead webhooks; defaults in DEFAULT_WEBHOOK_OPTIONS. */
-    webhooks?: Partial<WebhookOptions>;
-  }
-}
-
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   allowPrivateAddresses: false,
   retryBaseMs: 30_000,

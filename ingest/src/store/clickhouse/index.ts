@@ -92,6 +92,9 @@ function funnelFromRow(row: Row): StoredFunnel {
 
 /** What the ClickHouse store does not do yet (issue 7): funnel reports, and leads with their webhooks. */
 export class NotYetOnClickHouse extends Error {
+  /** Not a fault of the request, nor of the server: a feature this store lacks (501). */
+  readonly statusCode = 501;
+
   constructor(feature: string) {
     super(`${feature} ${feature.endsWith('s') ? 'are' : 'is'} not available on the ClickHouse store yet`);
   }
