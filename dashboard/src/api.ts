@@ -1,0 +1,98 @@
+// The management API, with the admin token of this browser session (never in the URL).
+import type { FunnelDefinition } from '../../ingest/src/funnel/definition.js';
+import type { BreakdownDimension, FunnelReport } from '../../ingest/src/funnel/report.js';
+
+export type { FunnelReport, FunnelDefinition, BreakdownDimension };
+export type { StepReport, BreakdownReport, TrendPoint, SourceReport } from '../../ingest/src/funnel/report.js';
+export type { StepDefinition } from '../../ingest/src/funnel/definition.js';
+
+export interface Site {
+  domain: string;
+  origins: string[];
+  allowed_params: string[];
+  created_at: string;
+}
+
+export interface Funnel extends FunnelDefinition {
+  id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DateRange {
+  from: string;
+  to: string;
+}
+
+const TOKEN_KEY = 'funnelbeam.adminToken';
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  signIn: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
+  signOut: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly field: string | null) {
+    super(message);
+  }
+}
+
+let unauthorized: () => void = () => {};
+/** What to do when the token is refused: back to the sign-in form. */
+export function onUnauthorized(handler: () => void): void {
+  unauthorized = handler;
+}
+
+/** GETs on their way, by path: a report asked for twice at once (prefetch, then the view) is fetched once. */
+const inflight = new Map<string, Promise<unknown>>();
+
+export function request<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+  if (init.method || init.body !== undefined || init.token) return send<T>(path, init);
+  let pending = inflight.get(path) as Promise<T> | undefined;
+  if (!pending) {
+    pending = send<T>(path, init).finally(() => inflight.delete(path));
+    inflight.set(path, pending);
+  }
+  return pending;
+}
+
+async function send<T>(path: string, init: { method?: string; body?: unknown; token?: string }): Promise<T> {
+  const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? session.token() ?? ''}` };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(path, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    cache: 'no-store',
+  });
+  if (response.status === 401) {
+    session.signOut();
+    if (!init.token) unauthorized();
+    throw new ApiError(401, 'The admin token was not accepted.', 'authorization');
+  }
+  if (response.status === 204) return undefined as T;
+  const data = (await response.json().catch(() => null)) as { error?: string; field?: string } | null;
+  if (!response.ok) throw new ApiError(response.status, data?.error ?? `${response.status} ${response.statusText}`, data?.field ?? null);
+  return data as T;
+}
+
+const site = (domain: string): string => `/api/sites/${encodeURIComponent(domain)}`;
+const rangeQuery = (range: DateRange, breakdown?: BreakdownDimension | ''): string =>
+  `from=${range.from}&to=${range.to}${breakdown ? `&breakdown=${breakdown}` : ''}`;
+
+export const api = {
+  sites: (token?: string) => request<Site[]>('/api/sites', { token }),
+  createSite: (domain: string, origins: string[]) => request<Site>('/api/sites', { body: { domain, origins } }),
+  updateSite: (domain: string, patch: { origins?: string[]; allowed_params?: string[] }) =>
+    request<Site>(site(domain), { method: 'PATCH', body: patch }),
+  funnels: (domain: string) => request<Funnel[]>(`${site(domain)}/funnels`),
+  saveFunnel: (domain: string, id: string, definition: FunnelDefinition) =>
+    request<Funnel>(`${site(domain)}/funnels/${encodeURIComponent(id)}`, { method: 'PUT', body: definition }),
+  deleteFunnel: (domain: string, id: string) =>
+    request<void>(`${site(domain)}/funnels/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  report: (domain: string, id: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
+    request<FunnelReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${rangeQuery(range, breakdown)}`),
+  preview: (domain: string, definition: FunnelDefinition, range: DateRange) =>
+    request<FunnelReport>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
+};

@@ -1,0 +1,88 @@
+// The funnel as a picture: one bar per step, split into those who went on, the open
+// opportunities (in flight) and those gone; the drop-off between steps in count and %.
+import type { FunnelReport, StepReport } from './api.js';
+import { h, type Child } from './dom.js';
+import { count, duration, pct } from './format.js';
+
+export function funnelChart(report: FunnelReport, selected: number | null, onSelect: (step: number) => void): HTMLElement {
+  const first = report.steps[0]?.entered ?? 0;
+  const last = report.steps.length - 1;
+  const items: HTMLElement[] = [];
+  report.steps.forEach((step, k) => {
+    items.push(stepRow(step, k, k === last, first, selected === k, onSelect));
+    if (k < last) items.push(dropRow(step, report.steps[k + 1]));
+  });
+  return h(
+    'section',
+    { class: 'card chart', 'aria-labelledby': 'chart-title' },
+    h('h2', { id: 'chart-title' }, 'Funnel'),
+    h(
+      'p',
+      { class: 'legend' },
+      swatch('on', 'went on'),
+      swatch('flight', 'in flight (may still go on)'),
+      swatch('gone', 'gone'),
+      swatch('done', 'converted'),
+    ),
+    h('p', { class: 'hint' }, 'Select a step to see where its leavers went and where the funnel’s visitors came from.'),
+    h('ol', { class: 'funnel' }, ...items),
+  );
+}
+
+function swatch(kind: string, text: string): HTMLElement {
+  return h('span', { class: 'key' }, h('span', { class: `swatch ${kind}`, 'aria-hidden': 'true' }), text);
+}
+
+function stepRow(step: StepReport, k: number, isLast: boolean, first: number, selected: boolean, onSelect: (step: number) => void): HTMLElement {
+  const bar = h('div', { class: 'bar' });
+  bar.style.width = `${first ? (step.entered / first) * 100 : 0}%`;
+  const wentOn = step.entered - step.exited;
+  const gone = step.exited - step.in_flight;
+  if (isLast) bar.append(segment('done', step.entered, step.entered));
+  else bar.append(segment('on', wentOn, step.entered), segment('flight', step.in_flight, step.entered), segment('gone', gone, step.entered));
+
+  return h(
+    'li',
+    { class: `step${selected ? ' selected' : ''}`, 'data-step': k },
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'step-name',
+        'aria-expanded': selected ? 'true' : 'false',
+        'aria-controls': 'step-detail',
+        onclick: () => onSelect(k),
+      },
+      `${k + 1}. `,
+      step.name,
+    ),
+    h('div', { class: 'track', 'aria-hidden': 'true' }, bar),
+    h(
+      'p',
+      { class: 'nums' },
+      h('strong', { 'data-metric': 'entered' }, count(step.entered)),
+      step.entered === 1 ? ' visitor' : ' visitors',
+      h('span', { class: 'of-first' }, h('span', { 'data-metric': 'of-first' }, pct(first ? step.entered / first : 0)), ' of step 1'),
+    ),
+  );
+}
+
+function segment(kind: string, value: number, of: number): HTMLElement {
+  const el = h('span', { class: `seg ${kind}` });
+  el.style.width = `${of ? (value / of) * 100 : 0}%`;
+  return el;
+}
+
+function dropRow(step: StepReport, next: StepReport): HTMLElement {
+  const gone = step.exited - step.in_flight;
+  const parts: Child[] = [
+    h('span', { class: 'drop-count' }, '↓ ', h('strong', { 'data-metric': 'exited' }, count(step.exited)), ' dropped (', h('span', { 'data-metric': 'exit-rate' }, pct(step.exit_rate)), ')'),
+    h('span', {}, h('span', { 'data-metric': 'gone' }, count(gone)), ' gone'),
+    h('span', { class: 'flight' }, h('span', { 'data-metric': 'in-flight' }, count(step.in_flight)), ' in flight'),
+  ];
+  if (step.time_to_next_ms) {
+    parts.push(h('span', {}, `to “${next.name}”: `, duration(step.time_to_next_ms.median), ' median, ', duration(step.time_to_next_ms.p90), ' p90'));
+  }
+  if (step.engaged_ms_median != null) parts.push(h('span', {}, 'engaged ', duration(step.engaged_ms_median)));
+  return h('li', { class: 'drop' }, h('p', {}, ...parts));
+}

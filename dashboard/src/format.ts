@@ -1,0 +1,41 @@
+// Numbers as a marketer reads them, in the browser's locale.
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+
+export const count = (n: number): string => integer.format(n);
+export const pct = (ratio: number): string => percent.format(ratio);
+
+export function duration(ms: number | null | undefined): string {
+  if (ms == null) return '–';
+  const s = ms / 1000;
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${round1(s / 60)} min`;
+  if (s < 86_400) return `${round1(s / 3600)} h`;
+  return `${round1(s / 86_400)} d`;
+}
+
+const round1 = (n: number): string => (n < 10 ? n.toFixed(1).replace(/\.0$/, '') : String(Math.round(n)));
+
+export function money(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(amount);
+  } catch {
+    return `${amount} ${currency}`;
+  }
+}
+
+/** 'YYYY-MM-DD' of a UTC day, `offset` days from today: reports count days in UTC. */
+export function utcDate(offsetDays = 0, now = Date.now()): string {
+  return new Date(now + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+export const label = (value: string | null | undefined, none = '(none)'): string => (value == null || value === '' ? none : value);
+
+/** A stored path as people read it: percent-escapes decoded (shown as text, so it stays inert). */
+export function displayPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

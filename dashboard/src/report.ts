@@ -1,0 +1,270 @@
+// The report view: pickers, then the funnel as a picture, the step in focus, the numbers as a
+// table, the breakdown and the trend.
+import { api, type BreakdownDimension, type FunnelReport, type SourceReport, type StepReport } from './api.js';
+import { funnelChart } from './chart.js';
+import { download, reportCsv } from './csv.js';
+import { field, fill, h, select, type Child } from './dom.js';
+import { count, displayPath, duration, label, money, pct } from './format.js';
+import { BREAKDOWNS, RANGE_PRESETS, rangeOf, type RangePreset, type State } from './state.js';
+import { trendChart } from './trend.js';
+
+export interface ReportContext {
+  state: State;
+  changed(): void;
+  status(message: string): void;
+  fail(error: unknown): void;
+  openEditor(id: string | null): void;
+}
+
+let latest = 0;
+/** Draws the shown report again: the trend is drawn for the width it has. */
+let redraw: (() => void) | null = null;
+let lastWidth = window.innerWidth;
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (Math.abs(window.innerWidth - lastWidth) < 40) return;
+    lastWidth = window.innerWidth;
+    redraw?.();
+  }, 150);
+});
+
+export function reportView(ctx: ReportContext): HTMLElement {
+  const { state } = ctx;
+  if (!state.funnels.length) {
+    return h(
+      'section',
+      { class: 'card empty' },
+      h('h2', {}, 'No funnel yet'),
+      h('p', {}, 'A funnel is a list of steps, such as landing page → pricing → signup. Define one, and it reports on the events already collected.'),
+      h('button', { type: 'button', onclick: () => ctx.openEditor(null) }, 'Create a funnel'),
+    );
+  }
+  const results = h('div', { class: 'results', 'aria-busy': 'true' });
+  let report: FunnelReport | null = null;
+
+  const funnel = select(state.funnels.map((f) => [f.id, f.name]), state.funnelId, {
+    name: 'funnel',
+    onchange: (e) => {
+      state.funnelId = (e.target as HTMLSelectElement).value;
+      state.step = null;
+      load();
+    },
+  });
+  const from = h('input', { type: 'date', name: 'from', value: state.custom.from, required: true });
+  const to = h('input', { type: 'date', name: 'to', value: state.custom.to, required: true });
+  const custom = h('div', { class: 'custom-range' }, field('From', from), field('To', to));
+  custom.hidden = state.preset !== 'custom';
+  const onCustom = () => {
+    if (!from.value || !to.value) return;
+    state.custom = from.value <= to.value ? { from: from.value, to: to.value } : { from: to.value, to: from.value };
+    load();
+  };
+  from.addEventListener('change', onCustom);
+  to.addEventListener('change', onCustom);
+  const range = select(RANGE_PRESETS, state.preset, {
+    name: 'range',
+    onchange: (e) => {
+      state.preset = (e.target as HTMLSelectElement).value as RangePreset;
+      custom.hidden = state.preset !== 'custom';
+      load();
+    },
+  });
+  const breakdown = select(BREAKDOWNS, state.breakdown, {
+    name: 'breakdown',
+    onchange: (e) => {
+      state.breakdown = (e.target as HTMLSelectElement).value as BreakdownDimension | '';
+      load();
+    },
+  });
+  const exportButton = h('button', {
+    type: 'button',
+    class: 'secondary',
+    disabled: true,
+    onclick: () => {
+      if (!report) return;
+      const { from: f, to: t } = rangeOf(state);
+      download(`${state.funnelId}_${f}_${t}${state.breakdown ? `_by-${state.breakdown}` : ''}.csv`, reportCsv(report));
+    },
+  }, 'Export CSV');
+
+  async function load(): Promise<void> {
+    ctx.changed();
+    const call = ++latest;
+    results.setAttribute('aria-busy', 'true');
+    exportButton.disabled = true;
+    ctx.status('Loading the report…');
+    try {
+      const next = await api.report(state.site, state.funnelId, rangeOf(state), state.breakdown);
+      if (call !== latest) return; // a newer pick is on its way
+      report = next;
+      renderResults();
+      exportButton.disabled = false;
+      const { from: f, to: t } = rangeOf(state);
+      ctx.status(`Report of ${f} to ${t} loaded.`);
+    } catch (error) {
+      if (call === latest) ctx.fail(error);
+    } finally {
+      if (call === latest) results.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  function renderResults(): void {
+    if (!report) return;
+    redraw = () => results.isConnected && renderResults();
+    const current = report;
+    const toggleStep = (k: number) => {
+      state.step = state.step === k ? null : k;
+      renderResults();
+      if (state.step !== null) document.getElementById('step-detail')?.focus();
+      else (results.querySelector(`[data-step="${k}"] .step-name`) as HTMLElement | null)?.focus();
+    };
+    fill(
+      results,
+      kpis(current),
+      funnelChart(current, state.step, toggleStep),
+      state.step !== null && current.steps[state.step] ? stepDetail(current, state.step) : null,
+      stepsTable(current),
+      current.breakdown_by ? breakdownTable(current) : null,
+      trendChart(current.trend, results.clientWidth),
+    );
+  }
+
+  const view = h(
+    'div',
+    { class: 'report' },
+    h(
+      'form',
+      { class: 'controls card', 'aria-label': 'Report options', onsubmit: (e) => e.preventDefault() },
+      field('Funnel', funnel),
+      field('Date range (UTC)', range),
+      custom,
+      field('Breakdown', breakdown),
+      h('div', { class: 'actions' }, exportButton, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.openEditor(state.funnelId) }, 'Edit funnel')),
+    ),
+    results,
+  );
+  void load();
+  return view;
+}
+
+function kpis(report: FunnelReport): HTMLElement {
+  const revenue = Object.entries(report.revenue);
+  const item = (key: string, title: string, value: Child, note?: string) =>
+    h('div', { class: 'kpi', 'data-kpi': key }, h('dt', {}, title), h('dd', {}, value), note ? h('dd', { class: 'note' }, note) : null);
+  return h(
+    'section',
+    { class: 'kpis', 'aria-label': 'Summary' },
+    h(
+      'dl',
+      {},
+      item('entered', 'Entered', count(report.entered), `visitors at “${report.steps[0]?.name ?? ''}”`),
+      item('converted', 'Converted', count(report.converted), `reached “${report.steps[report.steps.length - 1]?.name ?? ''}”`),
+      item('conversion-rate', 'Conversion rate', pct(report.conversion_rate), `within ${report.window}`),
+      item('close-rate', 'Close rate', pct(report.close_rate), 'last step ÷ the one before'),
+      item('revenue', 'Revenue', revenue.length ? revenue.map(([currency, amount]) => money(amount, currency)).join(' · ') : '–', 'of converted visitors'),
+    ),
+  );
+}
+
+function stepDetail(report: FunnelReport, k: number): HTMLElement {
+  const step = report.steps[k];
+  const isLast = k === report.steps.length - 1;
+  return h(
+    'section',
+    { class: 'card detail', id: 'step-detail', tabindex: '-1', 'aria-labelledby': 'detail-title' },
+    h('h2', { id: 'detail-title' }, `Step ${k + 1}: `, step.name),
+    isLast
+      ? h('p', {}, 'The last step: everyone here converted.')
+      : h(
+          'div',
+          {},
+          h('h3', {}, 'Where its ', count(step.exited), ' leavers went'),
+          step.exits_to.length
+            ? table(
+                'exits',
+                1,
+                ['Next page', 'Visitors', 'Share of leavers'],
+                step.exits_to.map((exit) => [exit.path === null ? h('em', {}, 'Left the site') : h('code', {}, displayPath(exit.path)), count(exit.count), pct(step.exited ? exit.count / step.exited : 0)]),
+              )
+            : h('p', { class: 'muted' }, 'Nobody left at this step.'),
+        ),
+    h('h3', {}, 'Entry sources of the funnel'),
+    report.sources.length
+      ? table(
+          'sources',
+          2,
+          ['Channel', 'Source', 'Entered', 'Converted', 'Conversion'],
+          report.sources.map((s: SourceReport) => [s.channel, label(s.source), count(s.entered), count(s.converted), pct(s.conversion_rate)]),
+        )
+      : h('p', { class: 'muted' }, 'No visitors in this range.'),
+  );
+}
+
+function stepsTable(report: FunnelReport): HTMLElement {
+  const first = report.steps[0]?.entered ?? 0;
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'steps-title' },
+    h('h2', { id: 'steps-title' }, 'Steps'),
+    table(
+      'steps',
+      1,
+      ['Step', 'Visitors', 'Of step 1', 'Dropped', 'Drop-off', 'Gone', 'In flight', 'To next (median)', 'To next (p90)', 'Engaged (median)'],
+      report.steps.map((s: StepReport, k) => [
+        `${k + 1}. ${s.name}`,
+        count(s.entered),
+        pct(first ? s.entered / first : 0),
+        count(s.exited),
+        pct(s.exit_rate),
+        count(s.exited - s.in_flight),
+        count(s.in_flight),
+        duration(s.time_to_next_ms?.median),
+        duration(s.time_to_next_ms?.p90),
+        duration(s.engaged_ms_median),
+      ]),
+    ),
+  );
+}
+
+function breakdownTable(report: FunnelReport): HTMLElement {
+  const name = BREAKDOWNS.find(([value]) => value === report.breakdown_by)?.[1] ?? String(report.breakdown_by);
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'breakdown-title' },
+    h('h2', { id: 'breakdown-title' }, `By ${name.toLowerCase()}`),
+    report.breakdown.length
+      ? table(
+          'breakdown',
+          1,
+          [name, ...report.steps.map((s, k) => `${k + 1}. ${s.name}`), 'Conversion'],
+          report.breakdown.map((cell) => {
+            const first = cell.steps[0]?.entered ?? 0;
+            const bar = h('span', { class: 'mini' });
+            bar.style.width = `${first ? cell.conversion_rate * 100 : 0}%`;
+            return [
+              report.breakdown_by === 'landing' && cell.key ? displayPath(cell.key) : label(cell.key),
+              ...cell.steps.map((s) => count(s.entered)),
+              h('span', { class: 'rate' }, h('span', { class: 'mini-track', 'aria-hidden': 'true' }, bar), pct(cell.conversion_rate)),
+            ];
+          }),
+        )
+      : h('p', { class: 'muted' }, 'No visitors in this range.'),
+  );
+}
+
+/** A table whose first column heads its rows and whose first `textColumns` hold text, the rest numbers; `name` is for tests and styles. */
+function table(name: string, textColumns: number, head: string[], rows: Child[][]): HTMLElement {
+  const align = (i: number) => (i < textColumns ? 'text' : 'num');
+  return h(
+    'div',
+    { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': `${name} table` },
+    h(
+      'table',
+      { 'data-table': name },
+      h('thead', {}, h('tr', {}, ...head.map((title, i) => h('th', { scope: 'col', class: align(i) }, title)))),
+      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row', class: align(i) }, cell) : h('td', { class: align(i) }, cell)))))),
+    ),
+  );
+}

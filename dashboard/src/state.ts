@@ -1,0 +1,80 @@
+// What the marketer picked, kept for the browser session so a reload shows the same view.
+import type { BreakdownDimension, DateRange, Funnel, Site } from './api.js';
+import { utcDate } from './format.js';
+
+export type RangePreset = 'today' | '7d' | '30d' | '90d' | 'custom';
+export type View = 'report' | 'editor' | 'settings';
+
+export interface State {
+  sites: Site[];
+  site: string;
+  funnels: Funnel[];
+  funnelId: string;
+  preset: RangePreset;
+  custom: DateRange;
+  breakdown: BreakdownDimension | '';
+  view: View;
+  /** The step whose leavers and sources are shown, by index. */
+  step: number | null;
+  /** The funnel the editor opens (null: a new one). */
+  editing: string | null;
+}
+
+const KEY = 'funnelbeam.view';
+const KEPT = ['site', 'funnelId', 'preset', 'custom', 'breakdown', 'view'] as const;
+
+export const RANGE_PRESETS: [RangePreset, string][] = [
+  ['today', 'Today'],
+  ['7d', 'Last 7 days'],
+  ['30d', 'Last 30 days'],
+  ['90d', 'Last 90 days'],
+  ['custom', 'Custom range'],
+];
+
+export const BREAKDOWNS: [BreakdownDimension | '', string][] = [
+  ['', 'No breakdown'],
+  ['channel', 'Channel'],
+  ['source', 'Source'],
+  ['device', 'Device'],
+  ['browser', 'Browser'],
+  ['variant', 'A/B variant'],
+  ['landing', 'Landing page'],
+];
+
+export function initialState(): State {
+  const state: State = {
+    sites: [],
+    site: '',
+    funnels: [],
+    funnelId: '',
+    preset: '30d',
+    custom: { from: utcDate(-6), to: utcDate() },
+    breakdown: '',
+    view: 'report',
+    step: null,
+    editing: null,
+  };
+  try {
+    Object.assign(state, pick(JSON.parse(sessionStorage.getItem(KEY) ?? '{}') as Partial<State>));
+  } catch {
+    // A view that does not parse is forgotten.
+  }
+  return state;
+}
+
+export function saveState(state: State): void {
+  sessionStorage.setItem(KEY, JSON.stringify(pick(state)));
+}
+
+function pick(source: Partial<State>): Partial<State> {
+  const kept: Record<string, unknown> = {};
+  for (const key of KEPT) if (source[key] !== undefined) kept[key] = source[key];
+  return kept as Partial<State>;
+}
+
+/** The UTC days a preset covers, today included. */
+export function rangeOf(state: Pick<State, 'preset' | 'custom'>): DateRange {
+  const days = { today: 1, '7d': 7, '30d': 30, '90d': 90 } as const;
+  if (state.preset === 'custom') return state.custom;
+  return { from: utcDate(1 - days[state.preset]), to: utcDate() };
+}
