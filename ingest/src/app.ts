@@ -13,6 +13,8 @@ import { eventRoutes } from './routes/event.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { funnelRoutes } from './routes/funnels.js';
+import { privacyRoutes } from './routes/privacy.js';
+import { startRetentionJob } from './jobs/retention.js';
 import { assetRoutes } from './routes/assets.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { requireAdminToken } from './routes/auth.js';
@@ -87,6 +89,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await management.register(siteRoutes);
     await management.register(statsRoutes);
     await management.register(funnelRoutes);
+    await management.register(privacyRoutes);
     await management.register(leadRoutes);
   });
 
@@ -95,8 +98,10 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   const webhooks = new WebhookSender(store, { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks }, (err) => app.log.warn({ err }, 'webhook delivery round failed'));
   webhooks.start();
 
+  const stopRetention = startRetentionJob(app);
   // Commit what is queued before the store closes: nothing acknowledged may be lost.
   app.addHook('onClose', async () => {
+    stopRetention();
     sites.stop();
     await webhooks.stop();
     await app.queue.close();

@@ -12,6 +12,8 @@ const siteBody = {
     allowed_params: {
       type: 'array', maxItems: 50, items: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
     },
+    /** Days events are kept; null keeps them for ever. */
+    retention_days: { type: ['integer', 'null'], minimum: 1, maximum: 36500 },
   },
 } as const;
 
@@ -21,6 +23,7 @@ const siteReply = {
     domain: { type: 'string' },
     origins: { type: 'array', items: { type: 'string' } },
     allowed_params: { type: 'array', items: { type: 'string' } },
+    retention_days: { type: ['integer', 'null'] },
     created_at: { type: 'string' },
   },
 } as const;
@@ -29,6 +32,7 @@ interface SiteBody {
   domain?: string;
   origins?: string[];
   allowed_params?: string[];
+  retention_days?: number | null;
 }
 
 /** An origin as a browser sends it: scheme://host[:port], nothing more. */
@@ -48,6 +52,7 @@ function present(site: Site) {
     domain: site.domain,
     origins: site.origins,
     allowed_params: site.allowedParams,
+    retention_days: site.retentionDays ?? null,
     created_at: new Date(site.createdAt).toISOString(),
   };
 }
@@ -66,7 +71,9 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
     const origins = body.origins ?? [`https://${body.domain}`];
     const bad = invalidOrigin(origins);
     if (bad !== undefined) return reply.code(400).send({ error: `"${bad}" is not an origin like https://shop.example.com`, field: 'origins' });
-    const site: Site = { domain: body.domain!, origins, allowedParams: body.allowed_params ?? [], createdAt: Date.now() };
+    const site: Site = {
+      domain: body.domain!, origins, allowedParams: body.allowed_params ?? [], createdAt: Date.now(), retentionDays: body.retention_days ?? null,
+    };
     if (!(await app.store.createSite(site))) {
       return reply.code(409).send({ error: `site ${site.domain} exists already`, field: 'domain' });
     }
@@ -88,7 +95,12 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
     const origins = request.body.origins ?? site.origins;
     const bad = invalidOrigin(origins);
     if (bad !== undefined) return reply.code(400).send({ error: `"${bad}" is not an origin like https://shop.example.com`, field: 'origins' });
-    const updated: Site = { ...site, origins, allowedParams: request.body.allowed_params ?? site.allowedParams };
+    const updated: Site = {
+      ...site,
+      origins,
+      allowedParams: request.body.allowed_params ?? site.allowedParams,
+      retentionDays: request.body.retention_days === undefined ? site.retentionDays : request.body.retention_days,
+    };
     await app.store.updateSite(updated);
     app.sites.remember(updated);
     return present(updated);

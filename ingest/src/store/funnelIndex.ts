@@ -97,6 +97,25 @@ export class FunnelIndex {
     history.dirty.add(leadUnit);
   }
 
+  /**
+   * Drops the site's events that `erased` picks (a visitor or lead erased, or past retention);
+   * the units they belonged to are matched again on the next refresh.
+   */
+  forget(site: string, erased: (event: IndexedEvent) => boolean, unlinkVisitor?: string): void {
+    const history = this.history(site);
+    for (const [unit, events] of history.units) {
+      if (!events.some(erased)) continue;
+      const kept = events.filter((event) => !erased(event));
+      if (kept.length === 0) history.units.delete(unit);
+      else history.units.set(unit, kept);
+      history.dirty.add(unit);
+    }
+    if (unlinkVisitor !== undefined) history.leadOf.delete(unlinkVisitor);
+    for (const [visitor, lead] of history.leadOf) {
+      if (!history.units.has(unitOfLead(lead))) history.leadOf.delete(visitor);
+    }
+  }
+
   /** Defines or redefines a funnel and back-fills it from every event of its site. */
   setFunnel(key: string, site: string, funnel: ParsedFunnel): void {
     this.refresh();

@@ -14,6 +14,8 @@ export interface Site {
   /** Query parameters kept in stored URLs besides utm_*. */
   allowedParams: string[];
   createdAt: number;
+  /** Events older than this many days are deleted by the retention job; null keeps them. */
+  retentionDays?: number | null;
 }
 
 /** Bots dropped at ingest, counted per site and UTC day. */
@@ -88,6 +90,15 @@ export interface Store {
   listSites(): Promise<Site[]>;
 
   stats(site: string, range: TimeRange): Promise<Stats>;
+
+  /** Erases every event of one visitor and its link to a lead; returns the events deleted. */
+  deleteVisitor(site: string, visitor: string): Promise<number>;
+  /** Erases a lead: its events and those of the visitors it was identified as, its stages and webhooks. */
+  deleteLead(site: string, lead: string): Promise<number>;
+  /** The site's events whose time is in the range, oldest first, as stored. */
+  exportEvents(site: string, range: TimeRange): AsyncIterable<StoredEvent>;
+  /** Deletes at most `limit` of the site's oldest events before `beforeMs`; returns how many. */
+  expireEvents(site: string, beforeMs: number, limit: number): Promise<number>;
 
   /** Creates or replaces a funnel; its report covers events stored before it existed. */
   putFunnel(funnel: StoredFunnel): Promise<void>;

@@ -120,8 +120,8 @@ describe.each(engines)('the $name store', (engine) => {
       await store.updateSite({ ...shop, origins: ['https://shop.example.com', "https://o'brien.example"], allowedParams: ['q'], createdAt: D1 });
       await store.updateSite({ domain: 'unknown.example.com', origins: [], allowedParams: [], createdAt: D1 });
       expect(await store.listSites()).toEqual([
-        { domain: OTHER, origins: [], allowedParams: ['ref'], createdAt: D1 },
-        { domain: SITE, origins: ['https://shop.example.com', "https://o'brien.example"], allowedParams: ['q'], createdAt: D0 },
+        { domain: OTHER, origins: [], allowedParams: ['ref'], createdAt: D1, retentionDays: null },
+        { domain: SITE, origins: ['https://shop.example.com', "https://o'brien.example"], allowedParams: ['q'], createdAt: D0, retentionDays: null },
       ]);
     });
 
@@ -131,7 +131,8 @@ describe.each(engines)('the $name store', (engine) => {
       await a.createSite({ domain: SITE, origins: [], allowedParams: [], createdAt: D0 });
       expect(await b.createSite({ domain: SITE, origins: ['https://x.example'], allowedParams: [], createdAt: D1 })).toBe(false);
       await b.updateSite({ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0 });
-      expect(await a.listSites()).toEqual([{ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0 }]);
+      await a.updateSite({ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0, retentionDays: 30 });
+      expect(await b.listSites()).toEqual([{ domain: SITE, origins: ['https://shop.example.com'], allowedParams: [], createdAt: D0, retentionDays: 30 }]);
     });
   });
 

@@ -77,6 +77,7 @@ function siteFromRow(row: Row): Site {
     origins: JSON.parse(String(row.origins)) as string[],
     allowedParams: JSON.parse(String(row.allowed_params)) as string[],
     createdAt: Number(row.created_at),
+    retentionDays: row.retention_days === null || row.retention_days === undefined ? null : Number(row.retention_days),
   };
 }
 
@@ -142,7 +143,13 @@ export class ClickHouseStore implements Store {
     const [row] = await this.rows(SQL.appliedMigration);
     const applied = Number(row?.version ?? 0);
     for (let i = applied; i < SQL.MIGRATIONS.length; i++) {
-      for (const statement of SQL.MIGRATIONS[i]) await this.command(statement);
+      for (const statement of SQL.MIGRATIONS[i]) {
+        // Collectors starting together may both apply a step; the loser's ADD COLUMN finds it
+        // done (18.16 has no ADD COLUMN IF NOT EXISTS).
+        await this.command(statement).catch((error: unknown) => {
+          if (!/already exists/i.test(String(error))) throw error;
+        });
+      }
       await this.command(SQL.recordMigration(i + 1));
     }
   }
@@ -181,6 +188,7 @@ export class ClickHouseStore implements Store {
       origins: JSON.stringify(site.origins),
       allowed_params: JSON.stringify(site.allowedParams),
       created_at: site.createdAt,
+      retention_days: site.retentionDays ?? null,
       version: SQL.siteCreationVersion(site.createdAt),
       writer,
     }]);
@@ -197,6 +205,7 @@ export class ClickHouseStore implements Store {
       origins: JSON.stringify(site.origins),
       allowed_params: JSON.stringify(site.allowedParams),
       created_at: Number(current.created_at),
+      retention_days: site.retentionDays ?? null,
       version: SQL.siteUpdateVersion(this.nextVersion()),
       writer: randomUUID(),
     }]);
@@ -295,14 +304,39 @@ export class ClickHouseStore implements Store {
   async deleteSaltsBefore(keepFromDay: string): Promise<void> {
     const [old] = await this.rows(SQL.countSaltsBefore(keepFromDay));
     if (Number(old.n) === 0) return;
-    await this.command(SQL.deleteSaltsBefore(keepFromDay));
-    // The delete is a background mutation; wait for it, so a deleted salt is gone on return.
+    await this.mutate('salts', SQL.deleteSaltsBefore(keepFromDay));
+  }
+
+  /** Runs an ALTER ... DELETE and waits for the background mutation, so the rows are gone on return. */
+  private async mutate(table: string, query: string): Promise<void> {
+    await this.command(query);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const [pending] = await this.rows(SQL.pendingMutations(this.database, 'salts'));
+      const [pending] = await this.rows(SQL.pendingMutations(this.database, table));
       if (Number(pending.n) === 0) return;
       await sleep(20);
     }
+  }
+
+  async deleteVisitor(site: string, visitor: string): Promise<number> {
+    const [found] = await this.rows(SQL.countVisitorEvents(site, visitor));
+    if (Number(found.n) > 0) await this.mutate('events', SQL.deleteVisitorEvents(site, visitor));
+    return Number(found.n);
+  }
+
+  async deleteLead(_site: string, _lead: string): Promise<number> {
+    throw new NotYetOnClickHouse('leads');
+  }
+
+  exportEvents(_site: string, _range: TimeRange): AsyncIterable<StoredEvent> {
+    throw new NotYetOnClickHouse('exports');
+  }
+
+  /** ClickHouse deletes by mutation, not by slices: `limit` is not needed to keep commits short. */
+  async expireEvents(site: string, beforeMs: number, _limit: number): Promise<number> {
+    const [found] = await this.rows(SQL.countEventsBefore(site, beforeMs));
+    if (Number(found.n) > 0) await this.mutate('events', SQL.deleteEventsBefore(site, beforeMs));
+    return Number(found.n);
   }
 
   async getSetting(key: string): Promise<string | null> {

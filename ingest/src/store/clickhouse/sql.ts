@@ -160,6 +160,10 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY (site, id)`,
   ],
+  [
+    // Data retention per site (days; NULL keeps events for ever).
+    `ALTER TABLE sites ADD COLUMN retention_days Nullable(UInt32)`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
@@ -194,10 +198,10 @@ export const botStats = (site: string, fromDay: string, toDay: string) => `SELEC
   FROM bot_counts WHERE site = ${str(site)} AND day >= ${day(fromDay)} AND day <= ${day(toDay)}`;
 
 // FINAL applies the replacement at read time that merges apply later: the highest version.
-export const listSites = `SELECT domain, origins, allowed_params, created_at
+export const listSites = `SELECT domain, origins, allowed_params, created_at, retention_days
   FROM sites FINAL ORDER BY domain`;
 export const siteExists = (domain: string) => `SELECT count() AS n FROM sites WHERE domain = ${str(domain)}`;
-export const currentSite = (domain: string) => `SELECT domain, origins, allowed_params, created_at, writer
+export const currentSite = (domain: string) => `SELECT domain, origins, allowed_params, created_at, retention_days, writer
   FROM sites FINAL WHERE domain = ${str(domain)}`;
 
 export const listFunnels = (site: string) => `SELECT site, id, definition, created_at, updated_at
@@ -208,6 +212,14 @@ export const currentFunnel = (site: string, id: string) => `SELECT site, id, def
 export const getSalt = (forDay: string) => `SELECT min(salt) AS salt, count() AS n FROM salts WHERE day = ${day(forDay)}`;
 export const countSaltsBefore = (keepFromDay: string) => `SELECT count() AS n FROM salts WHERE day < ${day(keepFromDay)}`;
 export const deleteSaltsBefore = (keepFromDay: string) => `ALTER TABLE salts DELETE WHERE day < ${day(keepFromDay)}`;
+export const countVisitorEvents = (site: string, visitor: string) => `SELECT count() AS n FROM events
+  WHERE site = ${str(site)} AND visitor = ${str(visitor)}`;
+export const deleteVisitorEvents = (site: string, visitor: string) => `ALTER TABLE events DELETE
+  WHERE site = ${str(site)} AND visitor = ${str(visitor)}`;
+export const countEventsBefore = (site: string, beforeMs: number) => `SELECT count() AS n FROM events
+  WHERE site = ${str(site)} AND ts < ${int(beforeMs)}`;
+export const deleteEventsBefore = (site: string, beforeMs: number) => `ALTER TABLE events DELETE
+  WHERE site = ${str(site)} AND ts < ${int(beforeMs)}`;
 /** Mutations (ALTER ... DELETE) run in the background; 18.16 has no mutations_sync, so we poll this. */
 export const pendingMutations = (database: string, table: string) => `SELECT count() AS n FROM system.mutations
   WHERE database = ${str(database)} AND table = ${str(table)} AND is_done = 0`;

@@ -107,6 +107,7 @@ function siteFromRow(row: Row): Site {
     origins: JSON.parse(String(row.origins)) as string[],
     allowedParams: JSON.parse(String(row.allowed_params)) as string[],
     createdAt: Number(row.created_at),
+    retentionDays: row.retention_days === null || row.retention_days === undefined ? null : Number(row.retention_days),
   };
 }
 
@@ -131,6 +132,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 200');
     // A larger page cache keeps the right edges of the hot indexes in memory.
     this.db.pragma('cache_size = -65536');
+    // Erasing a person must erase the bytes: deleted rows are zeroed, not left in free pages.
+    this.db.pragma('secure_delete = ON');
     this.migrate();
     // In-memory databases have no WAL to checkpoint.
     this.checkpointer = file === ':memory:' ? null : new Checkpointer(file);
@@ -327,17 +330,67 @@ export class SqliteStore implements Store {
 
   async createSite(site: Site): Promise<boolean> {
     const result = this.statements.insertSite.run(
-      site.domain, JSON.stringify(site.origins), JSON.stringify(site.allowedParams), site.createdAt,
+      site.domain, JSON.stringify(site.origins), JSON.stringify(site.allowedParams), site.createdAt, site.retentionDays ?? null,
     );
     return result.changes === 1;
   }
 
   async updateSite(site: Site): Promise<void> {
-    this.statements.updateSite.run(JSON.stringify(site.origins), JSON.stringify(site.allowedParams), site.domain);
+    this.statements.updateSite.run(JSON.stringify(site.origins), JSON.stringify(site.allowedParams), site.retentionDays ?? null, site.domain);
   }
 
   async listSites(): Promise<Site[]> {
     return (this.statements.listSites.all() as Row[]).map(siteFromRow);
+  }
+
+  async deleteVisitor(site: string, visitor: string): Promise<number> {
+    const deleted = this.db.transaction(() => {
+      this.statements.deleteVisitorTimeline.run(site, visitor);
+      this.statements.deleteVisitorLinks.run(site, visitor);
+      return this.statements.deleteVisitorEvents.run(site, visitor).changes;
+    })();
+    this.funnels.forget(site, (event) => event.visitor === visitor, visitor);
+    this.loadLeads();
+    this.purgeWal();
+    return deleted;
+  }
+
+  async deleteLead(site: string, lead: string): Promise<number> {
+    const visitors = new Set((this.statements.visitorsOfLead.all(site, lead) as Row[]).map((r) => String(r.visitor)));
+    const deleted = this.db.transaction(() => {
+      let count = this.statements.deleteLeadEvents.run(site, lead).changes;
+      for (const visitor of visitors) {
+        this.statements.deleteVisitorTimeline.run(site, visitor);
+        count += this.statements.deleteVisitorEvents.run(site, visitor).changes;
+      }
+      for (const statement of [this.statements.deleteLeadTimeline, this.statements.deleteLeadRow, this.statements.deleteLeadChanges,
+        this.statements.deleteLeadLinks, this.statements.deleteLeadOutbox]) statement.run(site, lead);
+      return count;
+    })();
+    this.funnels.forget(site, (event) => event.lead === lead || visitors.has(event.visitor));
+    this.loadLeads();
+    this.purgeWal();
+    return deleted;
+  }
+
+  /** After an erasure, the WAL still holds the old pages: copy them home and empty it. */
+  private purgeWal(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  async *exportEvents(site: string, range: TimeRange): AsyncIterable<StoredEvent> {
+    for (const row of this.statements.exportEvents.iterate(site, range.fromMs, range.toMs) as IterableIterator<Row>) {
+      yield eventFromRow(row);
+    }
+  }
+
+  async expireEvents(site: string, beforeMs: number, limit: number): Promise<number> {
+    const deleted = this.db.transaction(() => {
+      this.statements.expireTimeline.run(site, beforeMs, limit);
+      return this.statements.expireEvents.run(site, beforeMs, limit).changes;
+    })();
+    if (deleted > 0) this.funnels.forget(site, (event) => event.ts < beforeMs);
+    return deleted;
   }
 
   async stats(site: string, range: TimeRange): Promise<Stats> {

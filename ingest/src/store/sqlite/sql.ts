@@ -147,6 +147,9 @@ export const MIGRATIONS: readonly string[] = [
     failed_at INTEGER
   );
   CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE failed_at IS NULL;
+  `,
+  `
+  ALTER TABLE sites ADD COLUMN retention_days INTEGER;
   CREATE INDEX webhook_outbox_lead ON webhook_outbox (site, lead, id) WHERE failed_at IS NULL;
   `,
 ];
@@ -160,9 +163,26 @@ export const SQL = {
   addBots: `INSERT INTO bot_counts (site, day, count) VALUES (?, ?, ?)
     ON CONFLICT (site, day) DO UPDATE SET count = count + excluded.count`,
 
-  insertSite: `INSERT OR IGNORE INTO sites (domain, origins, allowed_params, created_at) VALUES (?, ?, ?, ?)`,
-  updateSite: `UPDATE sites SET origins = ?, allowed_params = ? WHERE domain = ?`,
-  listSites: `SELECT domain, origins, allowed_params, created_at FROM sites ORDER BY domain`,
+  insertSite: `INSERT OR IGNORE INTO sites (domain, origins, allowed_params, created_at, retention_days) VALUES (?, ?, ?, ?, ?)`,
+  updateSite: `UPDATE sites SET origins = ?, allowed_params = ?, retention_days = ? WHERE domain = ?`,
+  listSites: `SELECT domain, origins, allowed_params, created_at, retention_days FROM sites ORDER BY domain`,
+
+  // Erasing one person (a visitor or a lead) and exporting a site: rare, so a scan of the
+  // site's events (no visitor index on the hot table) is the right trade.
+  deleteVisitorTimeline: `DELETE FROM lead_events WHERE event IN (SELECT rowid FROM events WHERE site = ? AND visitor = ?)`,
+  deleteVisitorEvents: `DELETE FROM events WHERE site = ? AND visitor = ?`,
+  deleteVisitorLinks: `DELETE FROM lead_visitors WHERE site = ? AND visitor = ?`,
+  visitorsOfLead: `SELECT visitor FROM lead_visitors WHERE site = ? AND lead = ?`,
+  deleteLeadTimeline: `DELETE FROM lead_events WHERE site = ? AND lead = ?`,
+  deleteLeadEvents: `DELETE FROM events WHERE site = ? AND lead = ?`,
+  deleteLeadRow: `DELETE FROM leads WHERE site = ? AND lead = ?`,
+  deleteLeadChanges: `DELETE FROM lead_stage_changes WHERE site = ? AND lead = ?`,
+  deleteLeadLinks: `DELETE FROM lead_visitors WHERE site = ? AND lead = ?`,
+  deleteLeadOutbox: `DELETE FROM webhook_outbox WHERE site = ? AND lead = ?`,
+  exportEvents: `SELECT * FROM events WHERE site = ? AND ts >= ? AND ts < ? ORDER BY ts`,
+  // Retention deletes the oldest events a slice at a time, so a commit never waits long.
+  expireTimeline: `DELETE FROM lead_events WHERE event IN (SELECT rowid FROM events WHERE site = ? AND ts < ? ORDER BY ts LIMIT ?)`,
+  expireEvents: `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE site = ? AND ts < ? ORDER BY ts LIMIT ?)`,
 
   eventStats: `SELECT count(*) AS events,
       coalesce(sum(name = 'pageview'), 0) AS pageviews,

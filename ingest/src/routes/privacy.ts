@@ -1,0 +1,38 @@
+// A person's right to be forgotten, and a site's data to take away: erase one visitor or one
+// lead, export a site's events.
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { dateRangeQuery, parseDateRange } from './stats.js';
+
+type SiteParams = { site: string };
+
+export const privacyRoutes: FastifyPluginAsync = async (app) => {
+  app.addHook('preHandler', async (request, reply) => {
+    const { site } = request.params as Partial<SiteParams>;
+    if (site !== undefined && !app.sites.get(site)) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
+  });
+
+  app.delete<{ Params: SiteParams & { visitor: string } }>('/api/sites/:site/visitors/:visitor', async (request) => ({
+    deleted_events: await app.store.deleteVisitor(request.params.site, request.params.visitor),
+  }));
+
+  app.delete<{ Params: SiteParams & { lead: string } }>('/api/sites/:site/leads/:lead', async (request) => ({
+    deleted_events: await app.store.deleteLead(request.params.site, request.params.lead),
+  }));
+
+  /** Newline-delimited JSON, one stored event a line, streamed: an export of millions fits in no memory. */
+  app.get<{ Params: SiteParams; Querystring: { from: string; to: string } }>('/api/sites/:site/export', {
+    schema: { querystring: dateRangeQuery },
+  }, async (request, reply) => {
+    const range = parseDateRange(request.query);
+    if ('error' in range) return reply.code(400).send(range);
+    const events = app.store.exportEvents(request.params.site, range);
+    const lines = Readable.from((async function* () {
+      for await (const event of events) yield `${JSON.stringify(event)}\n`;
+    })());
+    return reply
+      .header('content-type', 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${request.params.site}-${request.query.from}-${request.query.to}.ndjson"`)
+      .send(lines);
+  });
+};
