@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
 import type { Config } from './config.js';
 import type { Store } from './store/types.js';
 import { openStore } from './store/open.js';
@@ -85,6 +86,9 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   await app.register(assetRoutes);
   await app.register(dashboardRoutes);
   await app.register(async (management) => {
+    // Security headers on the management API, 401s included, so before the token check (the
+    // dashboard sets its own, with its CSP; a beacon's reply is never rendered, so none there).
+    await management.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
     management.addHook('onRequest', requireAdminToken(adminToken));
     await management.register(siteRoutes);
     await management.register(statsRoutes);

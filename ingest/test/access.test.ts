@@ -74,3 +74,13 @@ describe('sites', () => {
     expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('security headers', () => {
+  it('are on management replies, 401s included', async () => {
+    for (const reply of [await collector.admin('/api/sites'), await fetch(`${collector.url}/api/sites`)]) {
+      expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(reply.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(reply.headers.get('strict-transport-security')).toContain('max-age=');
+    }
+  });
+});
