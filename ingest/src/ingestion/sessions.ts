@@ -29,10 +29,13 @@ export class SessionTracker {
   visit(key: string, at: number, path: string, attribution: Attribution | null, clientSession?: string): Visit {
     const open = this.visits.get(key);
     if (open && at - open.lastSeen <= SESSION_IDLE_MS && at >= open.lastSeen - SESSION_IDLE_MS) {
+      // Re-inserting keeps the Map in least-recently-seen order for eviction; once a minute
+      // per visit is order enough, and spares the hot path a delete and an insert per event.
+      if (at - open.lastSeen > 60_000) {
+        this.visits.delete(key);
+        this.visits.set(key, open);
+      }
       open.lastSeen = Math.max(open.lastSeen, at);
-      // Re-inserting keeps the Map in least-recently-seen order for eviction.
-      this.visits.delete(key);
-      this.visits.set(key, open);
       return open;
     }
     if (open) this.visits.delete(key);
