@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { StoredEvent } from '../ingest/src/event.js';
 import { SqliteStore } from '../ingest/src/store/sqlite/index.js';
 import { DAY_MS, utcDay } from '../ingest/src/time.js';
+import { fillStore, type MakeEvent } from './synthetic.js';
 
 const VISITORS = Number(process.env.BENCH_VISITORS ?? 200_000);
 const TARGET_EVENTS = VISITORS * 5;
@@ -23,24 +24,10 @@ const funnel = {
   ],
 };
 
-const channels = [['Organic Search', 'google'], ['Direct', null], ['Email', 'newsletter'], ['Paid Search', 'google'], ['Organic Social', 'facebook']] as const;
 const deals = ['/deals/chicago-spa', '/deals/sushi-night', '/deals/yoga-month', '/about', '/cart'];
 
-/** A visitor's visit: a landing and a walk down the funnel that stops at a random step, with some detours. */
-function* visitorEvents(n: number, start: number): Generator<StoredEvent> {
-  const [channel, source] = channels[n % channels.length];
-  const session = `s${n}`;
-  const base: Omit<StoredEvent, 'name' | 'ts' | 'path' | 'url' | 'id' | 'client_ts'> = {
-    site: SITE, visitor: `v${n}`, session, lead: null, landing: '/', referrer: null, channel, source,
-    medium: null, campaign: null, term: null, content: null, browser: n % 3 ? 'Chrome' : 'Safari', os: 'Windows',
-    device: n % 4 ? 'desktop' : 'mobile', props: null, revenue_amount: null, revenue_currency: null, engaged_ms: null,
-    scroll: null, variant: n % 2 ? 'A' : 'B',
-  };
-  let ts = start;
-  const make = (name: string, p: string, extra: Partial<StoredEvent> = {}): StoredEvent => {
-    ts += 5_000 + (n % 60) * 1000;
-    return { ...base, name, path: p, url: `https://${SITE}${p}`, id: `${n}-${ts}`, client_ts: ts, ts, ...extra };
-  };
+/** A visitor's visit: a landing and a walk down the funnel that stops at a step of its own, with some detours. */
+function* shopWalk(make: MakeEvent, n: number): Generator<StoredEvent> {
   const depth = n % 7; // 0..6: how far down this visitor goes
   // Browsing that is not a funnel step (a deal seen before the landing page does not count).
   yield make('pageview', deals[n % 5]);
@@ -78,20 +65,7 @@ export async function reportBenchmark(): Promise<string[]> {
   // Fill: visitors spread over four weeks, written in large transactions.
   let store = new SqliteStore(file);
   await store.createSite({ domain: SITE, origins: [], allowedParams: [], createdAt: 0 });
-  let batch: StoredEvent[] = [];
-  let events = 0;
-  for (let n = 0; n < VISITORS; n++) {
-    for (const event of visitorEvents(n, end - span + Math.floor((n / VISITORS) * (span - DAY_MS)))) {
-      batch.push(event);
-      if (batch.length === 10_000) {
-        await store.write({ events: batch, bots: [] });
-        events += batch.length;
-        batch = [];
-      }
-    }
-  }
-  await store.write({ events: batch, bots: [] });
-  events += batch.length;
+  const events = await fillStore(store, SITE, VISITORS, 28, shopWalk);
   await store.close();
   out.push(`Funnel report, ${events} events from ${VISITORS} visitors (target ${TARGET_EVENTS}), 5 steps, 28 days, embedded SQLite`);
 

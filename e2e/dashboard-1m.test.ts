@@ -9,27 +9,14 @@ import type { StoredEvent } from '../ingest/src/event';
 import { SqliteStore } from '../ingest/src/store/sqlite/index';
 import { launchChromium } from '../test-support/browser';
 import { startCollector } from '../test-support/collector';
+import { fillStore, type MakeEvent } from '../bench/synthetic';
 
 const SITE = 'shop.example.com';
 const VISITORS = 250_000;
-const DAY = 86_400_000;
-const channels = [['Organic Search', 'google'], ['Direct', null], ['Email', 'newsletter'], ['Paid Search', 'google'], ['Organic Social', 'facebook']] as const;
 const deals = ['/deals/chicago-spa', '/deals/sushi-night', '/deals/yoga-month'];
 
 /** About five events per visitor: a landing and a walk down the funnel that stops at a step of its own. */
-function* visitorEvents(n: number, start: number): Generator<StoredEvent> {
-  const [channel, source] = channels[n % channels.length];
-  let ts = start;
-  const make = (name: string, p: string, extra: Partial<StoredEvent> = {}): StoredEvent => {
-    ts += 5_000 + (n % 60) * 1000;
-    return {
-      site: SITE, id: `${n}-${ts}`, client_ts: ts, ts, name, visitor: `v${n}`, session: `s${n}`, lead: null,
-      url: `https://${SITE}${p}`, path: p, landing: '/', referrer: null, channel, source, medium: null, campaign: null,
-      term: null, content: null, browser: n % 3 ? 'Chrome' : 'Safari', os: 'Windows', device: n % 4 ? 'desktop' : 'mobile',
-      props: null, revenue_amount: null, revenue_currency: null, engaged_ms: null, scroll: null, variant: n % 2 ? 'A' : 'B',
-      ...extra,
-    };
-  };
+function* walk(make: MakeEvent, n: number): Generator<StoredEvent> {
   const depth = n % 7;
   yield make('pageview', '/', { engaged_ms: 3000 });
   if (depth >= 1) yield make('pageview', '/pricing');
@@ -42,24 +29,9 @@ function* visitorEvents(n: number, start: number): Generator<StoredEvent> {
 describe.runIf(process.env.FUNNELBEAM_1M)('dashboard with 1M events', () => {
   it('renders the first report in under a second', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-1m-'));
-    const end = Date.now();
-    const span = 28 * DAY;
     const store = new SqliteStore(path.join(dir, 'funnelbeam.db'));
     await store.createSite({ domain: SITE, origins: [`https://${SITE}`], allowedParams: [], createdAt: 0 });
-    let batch: StoredEvent[] = [];
-    let events = 0;
-    for (let n = 0; n < VISITORS; n++) {
-      for (const event of visitorEvents(n, end - span + Math.floor((n / VISITORS) * (span - DAY)))) {
-        batch.push(event);
-        if (batch.length === 10_000) {
-          await store.write({ events: batch, bots: [] });
-          events += batch.length;
-          batch = [];
-        }
-      }
-    }
-    await store.write({ events: batch, bots: [] });
-    events += batch.length;
+    const events = await fillStore(store, SITE, VISITORS, 28, walk);
     await store.close();
     expect(events).toBeGreaterThanOrEqual(1_000_000);
 

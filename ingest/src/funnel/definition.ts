@@ -171,9 +171,14 @@ export function stepMatches(
   return true;
 }
 
-function parseProps(input: unknown): Record<string, string> | string {
+/**
+ * Property conditions ({ key: value }, values kept as strings): the conditions, or what is
+ * wrong with them. Funnel steps and lead-scoring rules share them.
+ */
+export function parseProps(input: unknown, options: { atLeastOne?: boolean } = {}): Record<string, string> | string {
   if (!isRecord(input)) return 'props must be an object of property conditions';
   const entries = Object.entries(input);
+  if (options.atLeastOne && entries.length === 0) return `props must hold 1 to ${MAX_PROPS} conditions`;
   if (entries.length > MAX_PROPS) return `props may hold at most ${MAX_PROPS} conditions`;
   const props: Record<string, string> = {};
   for (const [key, value] of entries) {

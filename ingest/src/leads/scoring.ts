@@ -14,7 +14,7 @@
 //   event that earned them: the score at time t is Σ points × 2^(−(t − ts) / halfLife).
 // - The lead becomes an MQL when the score, right after an event, reaches `threshold`.
 import type { PropValue } from '../event.js';
-import { compilePathPattern, MAX_PATH_LENGTH, MAX_PROP_KEY_LENGTH, MAX_PROP_VALUE_LENGTH, MAX_PROPS } from '../funnel/definition.js';
+import { compilePathPattern, MAX_PATH_LENGTH, parseProps } from '../funnel/definition.js';
 
 export interface ScoringRule {
   points: number;
@@ -118,7 +118,7 @@ export function parseScoringRules(input: unknown): ScoringParseResult {
       result.pathPattern = compilePathPattern(rule.path);
     }
     if (rule.props !== undefined) {
-      const props = parseProps(rule.props);
+      const props = parseProps(rule.props, { atLeastOne: true });
       if (typeof props === 'string') return fail(`${field}.props`, props);
       result.props = props;
     }
@@ -223,24 +223,6 @@ export function addPoints(score: Score, points: number, ts: number, halfLifeMs: 
 
 /** Rounds a score for display (decay gives long fractions). */
 export const roundScore = (value: number) => Math.round(value * 100) / 100;
-
-function parseProps(input: unknown): Record<string, string> | string {
-  if (!isRecord(input)) return 'props must be an object of property conditions';
-  const entries = Object.entries(input);
-  if (entries.length === 0 || entries.length > MAX_PROPS) return `props must hold 1 to ${MAX_PROPS} conditions`;
-  const props: Record<string, string> = {};
-  for (const [key, value] of entries) {
-    if (key.length < 1 || key.length > MAX_PROP_KEY_LENGTH) return `property names must be 1 to ${MAX_PROP_KEY_LENGTH} characters`;
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      return `property "${key}" must be a string, number or boolean`;
-    }
-    if (typeof value === 'number' && !Number.isFinite(value)) return `property "${key}" must be a finite number`;
-    const text = String(value);
-    if (text.length > MAX_PROP_VALUE_LENGTH) return `property "${key}" must be at most ${MAX_PROP_VALUE_LENGTH} characters`;
-    props[key] = text;
-  }
-  return props;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
