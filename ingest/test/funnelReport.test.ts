@@ -151,6 +151,14 @@ describe('funnel report', () => {
       'Paid Search/google': [1, 0],
     });
     expect(r.sources[0]).toMatchObject({ channel: 'Direct', entered: 4 });
+    const campaigns = Object.fromEntries(r.campaigns.map((c: any) => [`${c.channel}/${c.source}/${c.campaign}`, [c.entered, c.converted]]));
+    expect(campaigns).toEqual({
+      'Direct/null/null': [4, 0],
+      'Organic Search/google/null': [1, 1],
+      'Email/newsletter/null': [1, 0],
+      'Organic Social/facebook/null': [1, 0],
+      'Paid Search/google/spa': [1, 0],
+    });
   });
 
   it('breaks down by channel and by device, the parts adding up', async () => {

@@ -44,6 +44,8 @@ export interface StepAggregate {
 export interface SourceCell {
   channel: string;
   source: string | null;
+  /** Only in `campaigns`: the utm_campaign of the entry visit. */
+  campaign?: string | null;
   entered: number;
   converted: number;
 }
@@ -72,6 +74,8 @@ export interface FunnelAggregate {
   revenueCount: Record<string, number>;
   /** Key of channel and source → cell. */
   sources: Record<string, SourceCell>;
+  /** Key of channel, source and campaign → cell. */
+  campaigns: Record<string, SourceCell>;
   /** Dimension → key of the value (or null) → cell. */
   breakdowns: Record<BreakdownDimension, Record<string, BreakdownCell>>;
   /** 'YYYY-MM-DD' of step 1 → cell. */
@@ -93,6 +97,8 @@ export interface StepReport {
 export interface SourceReport {
   channel: string;
   source: string | null;
+  /** Only in `campaigns`. */
+  campaign?: string | null;
   entered: number;
   converted: number;
   conversion_rate: number;
@@ -130,6 +136,8 @@ export interface FunnelReport {
   close_rate: number;
   revenue: Record<string, number>;
   sources: SourceReport[];
+  /** The entry sources split by campaign (utm_campaign; null for none). */
+  campaigns: SourceReport[];
   breakdown_by: BreakdownDimension | null;
   breakdown: BreakdownReport[];
   trend: TrendPoint[];
@@ -166,6 +174,7 @@ export function createFunnelAggregate(stepCount: number, timeZone = 'UTC'): Funn
     revenueMicros: {},
     revenueCount: {},
     sources: {},
+    campaigns: {},
     breakdowns,
     days: {},
   };
@@ -217,10 +226,12 @@ export function mergeAggregates(
   });
   addAll(into.revenueMicros, from.revenueMicros);
   addAll(into.revenueCount, from.revenueCount);
-  for (const [key, cell] of Object.entries(from.sources)) {
-    const target = (into.sources[key] ??= { channel: cell.channel, source: cell.source, entered: 0, converted: 0 });
-    target.entered += cell.entered;
-    target.converted += cell.converted;
+  for (const field of ['sources', 'campaigns'] as const) {
+    for (const [key, cell] of Object.entries(from[field])) {
+      const target = (into[field][key] ??= { ...cell, entered: 0, converted: 0 });
+      target.entered += cell.entered;
+      target.converted += cell.converted;
+    }
   }
   for (const dimension of dimensions) {
     for (const [key, cell] of Object.entries(from.breakdowns[dimension])) {
@@ -271,14 +282,15 @@ export function reportFromAggregate(aggregate: FunnelAggregate, funnel: ParsedFu
     revenue[currency] = (aggregate.revenueMicros[currency] ?? 0) / 1e6;
   }
 
-  const sources = Object.values(aggregate.sources)
+  const ranked = (cells: Record<string, SourceCell>): SourceReport[] => Object.values(cells)
     .map((cell) => ({ ...cell, conversion_rate: ratio(cell.converted, cell.entered) }))
     .sort(
       (a, b) =>
         b.entered - a.entered ||
         b.converted - a.converted ||
         compareText(a.channel, b.channel) ||
-        compareText(a.source, b.source),
+        compareText(a.source, b.source) ||
+        compareText(a.campaign ?? null, b.campaign ?? null),
     );
 
   const breakdown = options.breakdown ? breakdownReport(aggregate, funnel, options.breakdown, options.now) : [];
@@ -292,7 +304,8 @@ export function reportFromAggregate(aggregate: FunnelAggregate, funnel: ParsedFu
     conversion_rate: ratio(converted, entered[0]),
     close_rate: ratio(entered[stepCount - 1], entered[stepCount - 2]),
     revenue,
-    sources,
+    sources: ranked(aggregate.sources),
+    campaigns: ranked(aggregate.campaigns),
     breakdown_by: options.breakdown ?? null,
     breakdown,
     trend: trendReport(aggregate, options.range),
@@ -326,12 +339,16 @@ function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1
     if (aggregate.revenueCount[currency] === undefined) delete aggregate.revenueMicros[currency];
   }
 
-  const { channel, source } = journey.attribution;
+  const { channel, source, campaign } = journey.attribution;
+  const countEntry = (cells: Record<string, SourceCell>, key: string, cell: SourceCell) => {
+    const target = (cells[key] ??= cell);
+    target.entered += sign;
+    if (converted) target.converted += sign;
+    if (target.entered === 0) delete cells[key];
+  };
   const sourceKey = `${keyOf(channel)}\n${keyOf(source)}`;
-  const sourceCell = (aggregate.sources[sourceKey] ??= { channel, source, entered: 0, converted: 0 });
-  sourceCell.entered += sign;
-  if (converted) sourceCell.converted += sign;
-  if (sourceCell.entered === 0) delete aggregate.sources[sourceKey];
+  countEntry(aggregate.sources, sourceKey, { channel, source, entered: 0, converted: 0 });
+  countEntry(aggregate.campaigns, `${sourceKey}\n${keyOf(campaign)}`, { channel, source, campaign, entered: 0, converted: 0 });
 
   for (const dimension of BREAKDOWN_DIMENSIONS) {
     const value = journey.attribution[dimension];

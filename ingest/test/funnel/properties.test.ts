@@ -46,6 +46,7 @@ const eventArb: fc.Arbitrary<FunnelEvent> = fc
     session: fc.constantFrom('s1', 's2'),
     channel: fc.constantFrom('Direct', 'Organic Search', 'Email'),
     source: fc.constantFrom(null, 'google', 'news'),
+    campaign: fc.constantFrom(null, 'spring', 'spa'),
     device: fc.constantFrom(null, 'mobile', 'desktop'),
     browser: fc.constantFrom('Firefox', 'Chrome'),
     variant: fc.constantFrom(null, 'A', 'B'),
@@ -62,6 +63,7 @@ const eventArb: fc.Arbitrary<FunnelEvent> = fc
       session: r.session,
       channel: r.channel,
       source: r.source,
+      campaign: r.campaign,
       device: r.device,
       browser: r.browser,
       variant: r.variant,
@@ -186,6 +188,13 @@ describe('engine invariants', () => {
         }
         expect(sum(whole.sources.map((s) => s.entered))).toBe(whole.steps[0].entered);
         expect(sum(whole.sources.map((s) => s.converted))).toBe(whole.converted);
+        expect(sum(whole.campaigns.map((c) => c.entered))).toBe(whole.steps[0].entered);
+        expect(sum(whole.campaigns.map((c) => c.converted))).toBe(whole.converted);
+        // Each source is the sum of its campaigns.
+        for (const source of whole.sources) {
+          const parts = whole.campaigns.filter((c) => c.channel === source.channel && c.source === source.source);
+          expect(sum(parts.map((c) => c.entered))).toBe(source.entered);
+        }
         expect(sum(whole.trend.map((d) => d.entered))).toBe(whole.steps[0].entered);
         expect(sum(whole.trend.map((d) => d.converted))).toBe(whole.converted);
       }),
