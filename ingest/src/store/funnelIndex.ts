@@ -51,11 +51,24 @@ function mergeSorted(a: IndexedEvent[], b: IndexedEvent[]): IndexedEvent[] {
   return [...a, ...b].sort((x, y) => x.ts - y.ts);
 }
 
-export function toIndexedEvent(e: StoredEvent): IndexedEvent {
+// Events repeat a few values endlessly (names, paths, channels, browsers): each distinct
+// string is kept once, so a million events in memory do not hold a million copies of them.
+const interned = new Map<string, string>();
+function intern<T extends string | null>(value: T): T {
+  if (value === null) return value;
+  const known = interned.get(value);
+  if (known !== undefined) return known as T;
+  interned.set(value, value);
+  return value;
+}
+
+/** The compact record the index keeps of a stored event. */
+export function toIndexedEvent(e: IndexedEvent): IndexedEvent {
   return {
-    ts: e.ts, name: e.name, path: e.path, props: e.props, channel: e.channel, source: e.source, medium: e.medium,
-    campaign: e.campaign, device: e.device, browser: e.browser, variant: e.variant, landing: e.landing,
-    revenue_amount: e.revenue_amount, revenue_currency: e.revenue_currency, engaged_ms: e.engaged_ms,
+    ts: e.ts, name: intern(e.name), path: intern(e.path), props: e.props, channel: intern(e.channel),
+    source: intern(e.source), medium: intern(e.medium), campaign: intern(e.campaign), device: intern(e.device),
+    browser: intern(e.browser), variant: intern(e.variant), landing: intern(e.landing),
+    revenue_amount: e.revenue_amount, revenue_currency: intern(e.revenue_currency), engaged_ms: e.engaged_ms,
     scroll: e.scroll, session: e.session, visitor: e.visitor, lead: e.lead,
   };
 }

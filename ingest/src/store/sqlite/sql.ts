@@ -195,10 +195,13 @@ export const SQL = {
   listFunnels: `SELECT site, id, definition, created_at, updated_at FROM funnels WHERE site = ? ORDER BY id`,
   allFunnels: `SELECT site, id, definition, created_at, updated_at FROM funnels`,
   deleteFunnel: `DELETE FROM funnels WHERE site = ? AND id = ?`,
-  /** Every event, in the order funnels read them: the back-fill of the in-memory funnel index. */
+  /**
+   * Every event, in arrival (rowid) order, as the index saw them at ingest: the back-fill of
+   * the in-memory funnel index. Read as raw rows in this column order (see loadFunnelIndex).
+   */
   scanFunnelEvents: `SELECT site, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
       landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
-    FROM events ORDER BY site, ts`,
+    FROM events`,
 
   insertSalt: `INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)`,
   getSalt: `SELECT salt FROM salts WHERE day = ?`,
