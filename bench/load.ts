@@ -11,9 +11,10 @@ export interface Server {
 }
 
 /** Starts `tsx script args` pinned to one core, and waits for the port it prints. */
-export async function startServer(script: string, args: string[], core: number): Promise<Server> {
+export async function startServer(script: string, args: string[], core: number, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn('taskset', ['-c', String(core), process.execPath, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);

@@ -9,6 +9,8 @@ const app = await buildApp(defaultConfig({
   rateLimitPerMinute: 0,
   // The load generator sends X-Forwarded-For so that visitors are distinct, as real traffic is.
   trustProxy: true,
+  // The overload scenario caps the queue lower, to show it shedding.
+  ...(process.env.MAX_QUEUED_EVENTS ? { maxQueuedEvents: Number(process.env.MAX_QUEUED_EVENTS) } : {}),
 }));
 await app.store.createSite({ domain: 'shop.example.com', origins: ['https://shop.example.com'], allowedParams: [], createdAt: Date.now() });
 await app.sites.load();

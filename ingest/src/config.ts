@@ -12,6 +12,10 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Events waiting for a commit before new ones get 503. */
   maxQueuedEvents: number;
+  /** Event-loop lag (ms) past which POST /api/event sheds with 503: CPU overload, not storage. 0 turns it off. */
+  maxEventLoopDelayMs: number;
+  /** How often the lag is sampled (ms). */
+  eventLoopSampleMs?: number;
   sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Count events from automated browsers (navigator.webdriver, HeadlessChrome): for tests and demos. */
   acceptAutomatedBrowsers: boolean;
@@ -43,6 +47,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     adminToken: null,
     rateLimitPerMinute: 6000,
     maxQueuedEvents: 50_000,
+    maxEventLoopDelayMs: 500,
     sqliteSynchronous: 'NORMAL',
     acceptAutomatedBrowsers: false,
     trustProxy: false,
@@ -63,6 +68,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     adminToken: env.ADMIN_TOKEN || null,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', base.rateLimitPerMinute),
     maxQueuedEvents: integer(env, 'MAX_QUEUED_EVENTS', base.maxQueuedEvents) || base.maxQueuedEvents,
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', base.maxEventLoopDelayMs),
     sqliteSynchronous: synchronous,
     acceptAutomatedBrowsers: flag(env, 'ACCEPT_AUTOMATED_BROWSERS'),
     trustProxy: flag(env, 'TRUST_PROXY'),

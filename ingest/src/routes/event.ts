@@ -1,6 +1,7 @@
 // POST /api/event: validate → drop bots → enrich → group commit → 202.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
+import underPressure from '@fastify/under-pressure';
 import type { StoredEvent } from '../event.js';
 import { validateEvents } from '../ingestion/eventSchema.js';
 import { enrichEvent } from '../ingestion/enrichEvent.js';
@@ -20,6 +21,18 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
   // same, parsed by Fastify's own hardened parser (it refuses __proto__ and constructor keys).
   app.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: EVENT_BODY_LIMIT },
     app.getDefaultJsonParser('error', 'error'));
+
+  // More traffic than the CPU can take shows as event-loop lag: shed it at the door with a 503
+  // (clients retry) instead of queueing requests until every one of them times out.
+  if (app.config.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: app.config.maxEventLoopDelayMs,
+      sampleInterval: app.config.eventLoopSampleMs,
+      pressureHandler: (_request, reply) => {
+        reply.code(503).header('retry-after', '1').send({ error: 'the collector is overloaded, retry later', field: '(body)' });
+      },
+    });
+  }
 
   await app.register(cors, {
     origin: (origin, done) => done(null, origin === undefined || app.sites.admitsOrigin(origin)),
