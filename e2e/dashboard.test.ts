@@ -345,6 +345,11 @@ describe('dashboard', () => {
       api.sources.map((s) => [s.channel, s.source ?? '(none)', fmtCount(s.entered), fmtCount(s.converted), fmtPct(s.conversion_rate)]),
     );
     expect(api.sources.map((s) => s.source)).toEqual(expect.arrayContaining(['google', 'newsletter', 'bing']));
+    // The same entries split by campaign: a journey without utm_campaign shows "(none)", like a source.
+    expect(await tableRows('campaigns')).toEqual(
+      api.campaigns.map((c) => [c.channel, c.source ?? '(none)', c.campaign ?? '(none)', fmtCount(c.entered), fmtCount(c.converted), fmtPct(c.conversion_rate)]),
+    );
+    expect(api.campaigns.map((c) => [c.source, c.campaign])).toEqual(expect.arrayContaining([['newsletter', 'spring'], ['google', null]]));
   });
 
   it('renders markup from events as inert text', async () => {
@@ -359,7 +364,8 @@ describe('dashboard', () => {
     expect(exitPath).toBe(XSS.exitPath);
     // …and the page shows them as text: the exact characters, and no element or script from them.
     const cells = await page.locator('#app table th, #app table td').allTextContents();
-    expect(cells).toEqual(expect.arrayContaining([XSS.source, XSS.variant, exitPath]));
+    expect(api.campaigns.map((c) => c.campaign)).toContain(XSS.campaign);
+    expect(cells).toEqual(expect.arrayContaining([XSS.source, XSS.campaign, XSS.variant, exitPath]));
     expect(await page.locator('#app img, #app script, #app [onerror]').count()).toBe(0);
     expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
     expect(dialogs).toEqual([]);

@@ -1,10 +1,16 @@
 // The management API, with the admin token of this browser session (never in the URL).
 import type { FunnelDefinition } from '../../ingest/src/funnel/definition.js';
 import type { BreakdownDimension, FunnelReport } from '../../ingest/src/funnel/report.js';
+import type { LeadEntry } from '../../ingest/src/leads/lead.js';
+import type { SalesBreakdown, SalesFunnelReport } from '../../ingest/src/leads/report.js';
+import type { LeadStage } from '../../ingest/src/leads/stages.js';
 
 export type { FunnelReport, FunnelDefinition, BreakdownDimension };
 export type { StepReport, BreakdownReport, TrendPoint, SourceReport } from '../../ingest/src/funnel/report.js';
 export type { StepDefinition } from '../../ingest/src/funnel/definition.js';
+export type { SalesFunnelReport, SalesBreakdown, LeadStage, LeadEntry };
+export type { SalesStageReport, SalesBreakdownRow } from '../../ingest/src/leads/report.js';
+export { FUNNEL_STAGES, STAGES } from '../../ingest/src/leads/stages.js';
 
 export interface Site {
   domain: string;
@@ -17,6 +23,57 @@ export interface Funnel extends FunnelDefinition {
   id: string;
   created_at: string;
   updated_at: string;
+}
+
+/** A lead as `GET /api/sites/:site/leads` lists it (ingest/src/routes/leads.ts). */
+export interface Lead {
+  lead: string;
+  stage: LeadStage;
+  stage_at: string;
+  waiting_ms: number | null;
+  score: number;
+  created_at: string;
+  first_seen: string;
+  last_seen: string;
+  source: LeadEntry;
+  won: { amount: number | null; currency: string | null } | null;
+}
+
+export interface LeadList {
+  total: number;
+  limit: number;
+  offset: number;
+  leads: Lead[];
+}
+
+export type LeadSort = 'last_seen' | 'score' | 'created';
+
+export interface TimelineEvent {
+  type: 'event';
+  at: string;
+  name: string;
+  path: string;
+  props: Record<string, string | number | boolean> | null;
+  session: string;
+  channel: string;
+  source: string | null;
+  campaign: string | null;
+  term: string | null;
+  revenue?: { amount: number; currency: string | null };
+}
+
+export interface TimelineStage {
+  type: 'stage';
+  stage: LeadStage;
+  from: LeadStage | null;
+  at: string;
+  by: 'identify' | 'score' | 'api';
+  amount?: number;
+  currency?: string | null;
+}
+
+export interface LeadDetail extends Lead {
+  timeline: (TimelineEvent | TimelineStage)[];
 }
 
 export interface DateRange {
@@ -78,7 +135,7 @@ async function send<T>(path: string, init: { method?: string; body?: unknown; to
 }
 
 const site = (domain: string): string => `/api/sites/${encodeURIComponent(domain)}`;
-const rangeQuery = (range: DateRange, breakdown?: BreakdownDimension | ''): string =>
+const rangeQuery = (range: DateRange, breakdown?: string): string =>
   `from=${range.from}&to=${range.to}${breakdown ? `&breakdown=${breakdown}` : ''}`;
 
 export const api = {
@@ -93,6 +150,11 @@ export const api = {
     request<void>(`${site(domain)}/funnels/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   report: (domain: string, id: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
     request<FunnelReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${rangeQuery(range, breakdown)}`),
+  salesFunnel: (domain: string, range: DateRange, breakdown?: SalesBreakdown | '') =>
+    request<SalesFunnelReport>(`${site(domain)}/sales-funnel?${rangeQuery(range, breakdown)}`),
+  leads: (domain: string, query: { stage?: LeadStage | ''; sort: LeadSort; limit: number; offset: number }) =>
+    request<LeadList>(`${site(domain)}/leads?sort=${query.sort}&limit=${query.limit}&offset=${query.offset}${query.stage ? `&stage=${query.stage}` : ''}`),
+  lead: (domain: string, id: string) => request<LeadDetail>(`${site(domain)}/leads/${encodeURIComponent(id)}`),
   preview: (domain: string, definition: FunnelDefinition, range: DateRange) =>
     request<FunnelReport>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
 };

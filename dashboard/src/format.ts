@@ -1,9 +1,21 @@
 // Numbers as a marketer reads them, in the browser's locale.
+import type { LeadStage } from './api.js';
+
+export const STAGE_NAMES: Record<LeadStage, string> = { lead: 'Lead', mql: 'MQL', sal: 'SAL', sql: 'SQL', won: 'Won', lost: 'Lost' };
+
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 
 export const count = (n: number): string => integer.format(n);
 export const pct = (ratio: number): string => percent.format(ratio);
+/** A ratio that may be undefined (nobody to divide by): a dash. */
+export const pctOrDash = (ratio: number | null): string => (ratio === null ? '–' : percent.format(ratio));
+/** A lead's score: decayed, so it may have a fraction. */
+export const score = (n: number): string => decimal.format(n);
+
+/** An ISO time as 'YYYY-MM-DD HH:MM' in UTC, like the reports' days; `seconds` adds them. */
+export const utcTime = (iso: string, seconds = false): string => iso.slice(0, seconds ? 19 : 16).replace('T', ' ');
 
 export function duration(ms: number | null | undefined): string {
   if (ms == null) return '–';

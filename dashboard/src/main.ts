@@ -1,8 +1,9 @@
-// The dashboard: sign in with the admin token, then the report, the funnel editor and the
-// site settings of the site picked in the header.
+// The dashboard: sign in with the admin token, then the report, the funnel editor, the leads
+// and the site settings of the site picked in the header.
 import { api, ApiError, onUnauthorized, session, type Funnel, type Site } from './api.js';
 import { editorView } from './editor.js';
 import { field, fill, h, select } from './dom.js';
+import { leadsQuery, leadsView } from './leads.js';
 import { reportView } from './report.js';
 import { settingsView } from './settings.js';
 import { initialState, rangeOf, saveState, type View } from './state.js';
@@ -53,6 +54,10 @@ async function start(sites?: Site[]): Promise<void> {
   if (state.view === 'report' && state.site && state.funnelId) {
     api.report(state.site, state.funnelId, rangeOf(state), state.breakdown).catch(() => {});
   }
+  if (state.view === 'leads' && state.site) {
+    api.salesFunnel(state.site, rangeOf(state), state.salesBreakdown).catch(() => {});
+    api.leads(state.site, leadsQuery(state)).catch(() => {});
+  }
   try {
     state.sites = sites ?? (await api.sites());
     if (!state.sites.some((s) => s.domain === state.site)) state.site = state.sites[0]?.domain ?? '';
@@ -99,6 +104,8 @@ function render(): void {
       onchange: async (e) => {
         state.site = (e.target as HTMLSelectElement).value;
         state.funnelId = '';
+        state.lead = null;
+        state.leadOffset = 0;
         try {
           await loadFunnels();
           render();
@@ -120,7 +127,7 @@ function render(): void {
       { class: 'top' },
       h('span', { class: 'brand' }, 'Funnelbeam'),
       state.sites.length ? field('Site', sitePicker) : null,
-      h('nav', { 'aria-label': 'Sections' }, tab('report', 'Report'), tab('editor', 'Funnels'), tab('settings', 'Site settings')),
+      h('nav', { 'aria-label': 'Sections' }, tab('report', 'Report'), tab('editor', 'Funnels'), tab('leads', 'Leads'), tab('settings', 'Site settings')),
       h('button', { type: 'button', class: 'secondary signout', onclick: () => { session.signOut(); signIn(); } }, 'Sign out'),
     ),
     errorLine,
@@ -134,6 +141,8 @@ function render(): void {
   }
   if (state.view === 'report') {
     main.append(reportView({ state, changed: () => saveState(state), status, fail, openEditor: (id) => { state.editing = id; go('editor'); } }));
+  } else if (state.view === 'leads') {
+    main.append(leadsView({ state, changed: () => saveState(state), status, fail }));
   } else if (state.view === 'editor') {
     main.append(editorView({ state, status, fail, saved: funnelSaved, deleted: funnelDeleted }));
   } else {
@@ -161,6 +170,8 @@ async function siteSaved(site: Site): Promise<void> {
   state.sites = [...state.sites.filter((s) => s.domain !== site.domain), site].sort((a, b) => a.domain.localeCompare(b.domain));
   if (isNew) {
     state.site = site.domain;
+    state.lead = null;
+    state.leadOffset = 0;
     await loadFunnels().catch(fail);
   }
   render();

@@ -5,7 +5,9 @@ import { funnelChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
 import { count, displayPath, duration, label, money, pct } from './format.js';
-import { BREAKDOWNS, RANGE_PRESETS, rangeOf, type RangePreset, type State } from './state.js';
+import { rangeFields } from './range.js';
+import { BREAKDOWNS, rangeOf, type State } from './state.js';
+import { table } from './table.js';
 import { trendChart } from './trend.js';
 
 export interface ReportContext {
@@ -49,25 +51,6 @@ export function reportView(ctx: ReportContext): HTMLElement {
     onchange: (e) => {
       state.funnelId = (e.target as HTMLSelectElement).value;
       state.step = null;
-      load();
-    },
-  });
-  const from = h('input', { type: 'date', name: 'from', value: state.custom.from, required: true });
-  const to = h('input', { type: 'date', name: 'to', value: state.custom.to, required: true });
-  const custom = h('div', { class: 'custom-range' }, field('From', from), field('To', to));
-  custom.hidden = state.preset !== 'custom';
-  const onCustom = () => {
-    if (!from.value || !to.value) return;
-    state.custom = from.value <= to.value ? { from: from.value, to: to.value } : { from: to.value, to: from.value };
-    load();
-  };
-  from.addEventListener('change', onCustom);
-  to.addEventListener('change', onCustom);
-  const range = select(RANGE_PRESETS, state.preset, {
-    name: 'range',
-    onchange: (e) => {
-      state.preset = (e.target as HTMLSelectElement).value as RangePreset;
-      custom.hidden = state.preset !== 'custom';
       load();
     },
   });
@@ -138,8 +121,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       'form',
       { class: 'controls card', 'aria-label': 'Report options', onsubmit: (e) => e.preventDefault() },
       field('Funnel', funnel),
-      field('Date range (UTC)', range),
-      custom,
+      ...rangeFields(state, load),
       field('Breakdown', breakdown),
       h('div', { class: 'actions' }, exportButton, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.openEditor(state.funnelId) }, 'Edit funnel')),
     ),
@@ -199,6 +181,24 @@ function stepDetail(report: FunnelReport, k: number): HTMLElement {
           report.sources.map((s: SourceReport) => [s.channel, label(s.source), count(s.entered), count(s.converted), pct(s.conversion_rate)]),
         )
       : h('p', { class: 'muted' }, 'No visitors in this range.'),
+    campaignsTable(report),
+  );
+}
+
+/** The entry sources split by campaign; a collector older than the field sends none. */
+function campaignsTable(report: FunnelReport): HTMLElement | null {
+  const campaigns = (report as { campaigns?: SourceReport[] }).campaigns;
+  if (!campaigns?.length) return null;
+  return h(
+    'div',
+    {},
+    h('h3', {}, 'Campaigns'),
+    table(
+      'campaigns',
+      3,
+      ['Channel', 'Source', 'Campaign', 'Entered', 'Converted', 'Conversion'],
+      campaigns.map((c) => [c.channel, label(c.source), label(c.campaign), count(c.entered), count(c.converted), pct(c.conversion_rate)]),
+    ),
   );
 }
 
@@ -251,20 +251,5 @@ function breakdownTable(report: FunnelReport): HTMLElement {
           }),
         )
       : h('p', { class: 'muted' }, 'No visitors in this range.'),
-  );
-}
-
-/** A table whose first column heads its rows and whose first `textColumns` hold text, the rest numbers; `name` is for tests and styles. */
-function table(name: string, textColumns: number, head: string[], rows: Child[][]): HTMLElement {
-  const align = (i: number) => (i < textColumns ? 'text' : 'num');
-  return h(
-    'div',
-    { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': `${name} table` },
-    h(
-      'table',
-      { 'data-table': name },
-      h('thead', {}, h('tr', {}, ...head.map((title, i) => h('th', { scope: 'col', class: align(i) }, title)))),
-      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row', class: align(i) }, cell) : h('td', { class: align(i) }, cell)))))),
-    ),
   );
 }

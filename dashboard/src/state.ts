@@ -1,9 +1,9 @@
 // What the marketer picked, kept for the browser session so a reload shows the same view.
-import type { BreakdownDimension, DateRange, Funnel, Site } from './api.js';
+import type { BreakdownDimension, DateRange, Funnel, LeadSort, LeadStage, SalesBreakdown, Site } from './api.js';
 import { utcDate } from './format.js';
 
 export type RangePreset = 'today' | '7d' | '30d' | '90d' | 'custom';
-export type View = 'report' | 'editor' | 'settings';
+export type View = 'report' | 'editor' | 'leads' | 'settings';
 
 export interface State {
   sites: Site[];
@@ -18,10 +18,17 @@ export interface State {
   step: number | null;
   /** The funnel the editor opens (null: a new one). */
   editing: string | null;
+  /** The Leads view: the sales funnel's breakdown, the list's stage filter, order and page. */
+  salesBreakdown: SalesBreakdown | '';
+  leadStage: LeadStage | '';
+  leadSort: LeadSort;
+  leadOffset: number;
+  /** The lead whose timeline is shown. */
+  lead: string | null;
 }
 
 const KEY = 'funnelbeam.view';
-const KEPT = ['site', 'funnelId', 'preset', 'custom', 'breakdown', 'view'] as const;
+const KEPT = ['site', 'funnelId', 'preset', 'custom', 'breakdown', 'view', 'salesBreakdown', 'leadStage', 'leadSort'] as const;
 
 export const RANGE_PRESETS: [RangePreset, string][] = [
   ['today', 'Today'],
@@ -41,6 +48,18 @@ export const BREAKDOWNS: [BreakdownDimension | '', string][] = [
   ['landing', 'Landing page'],
 ];
 
+export const SALES_BREAKDOWNS: [SalesBreakdown | '', string][] = [
+  ['', 'No breakdown'],
+  ['channel', 'Entry channel'],
+  ['campaign', 'Campaign'],
+];
+
+export const LEAD_SORTS: [LeadSort, string][] = [
+  ['last_seen', 'Last seen'],
+  ['score', 'Score'],
+  ['created', 'Newest'],
+];
+
 export function initialState(): State {
   const state: State = {
     sites: [],
@@ -53,6 +72,11 @@ export function initialState(): State {
     view: 'report',
     step: null,
     editing: null,
+    salesBreakdown: '',
+    leadStage: '',
+    leadSort: 'last_seen',
+    leadOffset: 0,
+    lead: null,
   };
   try {
     Object.assign(state, pick(JSON.parse(sessionStorage.getItem(KEY) ?? '{}') as Partial<State>));
