@@ -3,6 +3,7 @@ import os from 'node:os';
 import { ingestBenchmark } from './ingest.js';
 import { reportBenchmark } from './report.js';
 import { overloadBenchmark } from './overload.js';
+import { clickhouseBenchmark } from './clickhouse.js';
 
 console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
 for (const line of await ingestBenchmark()) console.log(line);
@@ -10,3 +11,5 @@ console.log('');
 for (const line of await overloadBenchmark()) console.log(line);
 console.log('');
 for (const line of await reportBenchmark()) console.log(line);
+console.log('');
+for (const line of await clickhouseBenchmark()) console.log(line);

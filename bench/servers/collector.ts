@@ -2,9 +2,10 @@
 import { buildApp } from '../../ingest/src/app.js';
 import { defaultConfig } from '../../ingest/src/config.js';
 
-const dbFile = process.argv[2];
+// A file (SQLite), or a full DATABASE_URL (clickhouse://…).
+const target = process.argv[2];
 const app = await buildApp(defaultConfig({
-  databaseUrl: `sqlite:${dbFile}`,
+  databaseUrl: target.includes('://') ? target : `sqlite:${target}`,
   adminToken: 'bench',
   rateLimitPerMinute: 0,
   // The load generator sends X-Forwarded-For so that visitors are distinct, as real traffic is.
