@@ -42,10 +42,6 @@ export class WriteQueue {
     private readonly options: WriteQueueOptions,
   ) {}
 
-  get queuedEvents(): number {
-    return this.events.length;
-  }
-
   /** Queues events for the next commit; resolves once they are durable. */
   write(events: StoredEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new QueueClosedError());

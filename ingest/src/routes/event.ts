@@ -54,22 +54,22 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
 
     const events: StoredEvent[] = [];
     const botSites: string[] = [];
+    const batch = Array.isArray(request.body);
     for (let i = 0; i < checked.events.length; i++) {
       const wire = checked.events[i];
-      const field = Array.isArray(request.body) ? `${i}.site` : 'site';
+      // In a batch, a field is named with its event's index: `3.site`.
+      const at = (name: string) => (batch ? `${i}.${name}` : name);
       const site = app.sites.get(wire.site) ?? (await app.sites.find(wire.site));
-      if (!site) return refuse(reply, 403, `unknown site "${wire.site}"`, field);
+      if (!site) return refuse(reply, 403, `unknown site "${wire.site}"`, at('site'));
       if (origin !== undefined && !site.origins.includes(origin)) {
-        return refuse(reply, 403, `origin ${origin} is not allowed for ${site.domain}`, field);
+        return refuse(reply, 403, `origin ${origin} is not allowed for ${site.domain}`, at('site'));
       }
       if (bot || (dropAutomated && wire.wd === true)) {
         botSites.push(site.domain);
         continue;
       }
       const result = enrichEvent(wire, { ip: request.ip, userAgent, receivedAt, site, salt, sessions: app.sessions });
-      if ('error' in result) {
-        return refuse(reply, 400, result.error, Array.isArray(request.body) ? `${i}.${result.field}` : result.field);
-      }
+      if ('error' in result) return refuse(reply, 400, result.error, at(result.field));
       events.push(result.event);
     }
 

@@ -194,11 +194,4 @@ export class FunnelIndex {
     }
     return reportFromAggregate(merged, funnel, { ...options, range: trendDays(range) });
   }
-
-  /** Events held in memory, for the operator's view of memory use. */
-  get eventCount(): number {
-    let n = 0;
-    for (const history of this.sites.values()) for (const events of history.units.values()) n += events.length;
-    return n;
-  }
 }

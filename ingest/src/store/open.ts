@@ -2,8 +2,10 @@
 import type { Store } from './types.js';
 import { SqliteStore } from './sqlite/index.js';
 import { ClickHouseStore } from './clickhouse/index.js';
+import { ConfigError } from '../config.js';
 
-export class UnsupportedDatabaseUrl extends Error {}
+/** A configuration error: `npm start` reports it in one line, not as a crash. */
+export class UnsupportedDatabaseUrl extends ConfigError {}
 
 export async function openStore(databaseUrl: string, options: { sqliteSynchronous?: 'NORMAL' | 'FULL' } = {}): Promise<Store> {
   if (databaseUrl.startsWith('sqlite:')) {
