@@ -484,11 +484,11 @@ function mergeTimesInto(into: SortedTimes, from: SortedTimes): void {
  * Durations are kept to the second: a median to the millisecond tells a marketer nothing more,
  * and whole seconds keep the multisets (and so merging and sorting them) small.
  */
-function toSecond(ms: number): number {
+export function toSecond(ms: number): number {
   return Math.round(ms / 1000) * 1000;
 }
 
-function bump(counts: Record<string, number>, key: string, by: number): void {
+export function bump(counts: Record<string, number>, key: string, by: number): void {
   const value = (counts[key] ?? 0) + by;
   if (value === 0) delete counts[key];
   else counts[key] = value;
