@@ -155,6 +155,13 @@ export function parseFunnelDefinition(input: unknown): ParseResult {
   return { ok: true, funnel: { definition, name, window, windowMs, steps: parsed } };
 }
 
+/** A definition a store kept (validated before it was stored); one that no longer parses is a bug. */
+export function parseStoredFunnel(definition: FunnelDefinition): ParsedFunnel {
+  const result = parseFunnelDefinition(definition);
+  if (!result.ok) throw new Error(`stored funnel no longer valid: ${result.field}: ${result.error}`);
+  return result.funnel;
+}
+
 /** Does the event satisfy the step: same name, path matching the pattern, every property equal (as strings)? */
 export function stepMatches(
   step: ParsedStep,

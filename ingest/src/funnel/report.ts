@@ -153,6 +153,11 @@ export interface ReportOptions {
   range?: { from: string; to: string };
 }
 
+/** The trend's days, both included, of a [fromMs, toMs) range of whole UTC days. */
+export function rangeDays(range: { fromMs: number; toMs: number }): { from: string; to: string } {
+  return { from: utcDay(range.fromMs), to: utcDay(range.toMs - DAY_MS) };
+}
+
 /** Most exit destinations listed per step. */
 export const EXITS_TO_LIMIT = 10;
 

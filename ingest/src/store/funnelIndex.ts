@@ -10,14 +10,11 @@ import type { ParsedFunnel } from '../funnel/definition.js';
 import { matchEntries } from '../funnel/entries.js';
 import type { FunnelEvent, Journey } from '../funnel/journey.js';
 import {
-  addJourney, createFunnelAggregate, mergeAggregates, removeJourney, reportFromAggregate, dayOf,
+  addJourney, createFunnelAggregate, mergeAggregates, removeJourney, reportFromAggregate, dayOf, rangeDays,
   type BreakdownDimension, type FunnelAggregate, type FunnelReport,
 } from '../funnel/report.js';
 import type { TimeRange } from './types.js';
-import { DAY_MS, utcDay } from '../time.js';
-
-/** The trend's days, both included, of a [fromMs, toMs) range of whole UTC days. */
-const trendDays = (range: TimeRange) => ({ from: utcDay(range.fromMs), to: utcDay(range.toMs - DAY_MS) });
+import { DAY_MS } from '../time.js';
 
 export type IndexedEvent = FunnelEvent & Pick<StoredEvent, 'visitor' | 'lead'>;
 
@@ -180,7 +177,7 @@ export class FunnelIndex {
       const aggregate = state.days.get(dayOf(day, 'UTC'));
       if (aggregate) mergeAggregates(merged, aggregate, { openAt: options.now, only: options.breakdown ?? null });
     }
-    return reportFromAggregate(merged, state.funnel, { ...options, range: trendDays(range) });
+    return reportFromAggregate(merged, state.funnel, { ...options, range: rangeDays(range) });
   }
 
   /** A report of a funnel that is not saved (the editor's preview), matched from the histories. */
@@ -192,6 +189,6 @@ export class FunnelIndex {
         if (entry.start >= range.fromMs && entry.start < range.toMs) addJourney(merged, entry);
       }
     }
-    return reportFromAggregate(merged, funnel, { ...options, range: trendDays(range) });
+    return reportFromAggregate(merged, funnel, { ...options, range: rangeDays(range) });
   }
 }

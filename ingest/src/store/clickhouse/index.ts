@@ -7,8 +7,10 @@ import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import type { LeadRecord, StageMove, StageMoveResult } from '../../leads/lead.js';
-import type { FunnelDefinition, ParsedFunnel } from '../../funnel/definition.js';
-import type { FunnelReport } from '../../funnel/report.js';
+import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
+import { rangeDays, reportFromAggregate, type FunnelReport } from '../../funnel/report.js';
+import { aggregateFromFacts, type CountedFact, type FactKind } from '../../funnel/facts.js';
+import { funnelFactsQuery } from './funnelSql.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
 
@@ -34,9 +36,10 @@ export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
 
 type Row = Record<string, unknown>;
 
-function eventRow(e: StoredEvent): Row {
+function eventRow(e: StoredEvent, arrival: number): Row {
   const props = e.props ? Object.entries(e.props) : [];
   return {
+    arrival,
     site: e.site,
     ts: e.ts,
     client_ts: e.client_ts,
@@ -112,6 +115,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class ClickHouseStore implements Store {
   /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
   private lastVersion = 0;
+  private lastArrival = 0;
 
   private constructor(
     private readonly client: ClickHouseClient,
@@ -176,7 +180,7 @@ export class ClickHouseStore implements Store {
     if (batch.bots.length > 0) {
       await this.insert('bot_counts', batch.bots.map((b) => ({ site: b.site, day: b.day, count: b.count })));
     }
-    if (batch.events.length > 0) await this.insert('events', batch.events.map(eventRow));
+    if (batch.events.length > 0) await this.insert('events', batch.events.map((event) => eventRow(event, this.nextArrival())));
   }
 
   async createSite(site: Site): Promise<boolean> {
@@ -256,12 +260,28 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
-  async funnelReport(_site: string, _id: string, _range: TimeRange, _options: ReportOptions): Promise<FunnelReport | null> {
-    throw new NotYetOnClickHouse('funnel reports');
+  async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<FunnelReport | null> {
+    const [current] = await this.rows(SQL.currentFunnel(site, id));
+    if (!current) return null;
+    return this.previewFunnel(site, parseStoredFunnel(funnelFromRow(current).definition), range, options);
   }
 
-  async previewFunnel(_site: string, _funnel: ParsedFunnel, _range: TimeRange, _options: ReportOptions): Promise<FunnelReport> {
-    throw new NotYetOnClickHouse('funnel reports');
+  /** Matched and counted in ClickHouse (funnelSql.ts); only the counted facts come back. */
+  async previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport> {
+    const breakdown = options.breakdown ?? null;
+    const rows = await this.rows(funnelFactsQuery({ site, funnel, range, now: options.now, breakdown }));
+    const facts: CountedFact[] = rows.map((row) => ({
+      kind: String(row.kind) as FactKind,
+      step: Number(row.step),
+      a: String(row.a),
+      b: String(row.b),
+      c: String(row.c),
+      value: Number(row.value),
+      amount: Number(row.amount),
+      n: Number(row.n),
+    }));
+    const aggregate = aggregateFromFacts(facts, funnel.steps.length, breakdown);
+    return reportFromAggregate(aggregate, funnel, { ...options, range: rangeDays(range) });
   }
 
   async getLeadSettings(_site: string): Promise<LeadSettings> {
@@ -353,6 +373,12 @@ export class ClickHouseStore implements Store {
 
   async close(): Promise<void> {
     await this.client.close();
+  }
+
+  /** Microseconds of this collector's clock, never repeating: the order of arrival of events. */
+  private nextArrival(): number {
+    this.lastArrival = Math.max(Date.now() * 1000, this.lastArrival + 1);
+    return this.lastArrival;
   }
 
   private nextVersion(): number {

@@ -164,6 +164,11 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     // Data retention per site (days; NULL keeps events for ever).
     `ALTER TABLE sites ADD COLUMN retention_days Nullable(UInt32)`,
   ],
+  [
+    // Arrival order (a collector's clock in µs, never repeating within it): funnels read a
+    // unit's events in (ts, arrival) order, as SQLite reads them in (ts, rowid) order.
+    `ALTER TABLE events ADD COLUMN arrival UInt64`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */

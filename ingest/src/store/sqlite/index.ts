@@ -7,7 +7,7 @@ import type { PropValue, StoredEvent } from '../../event.js';
 import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
-import { parseFunnelDefinition, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
+import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import { FunnelIndex, toIndexedEvent, type IndexedEvent } from '../funnelIndex.js';
 import { MIGRATIONS, SQL } from './sql.js';
@@ -46,13 +46,6 @@ function funnelFromRow(row: Row): StoredFunnel {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
-}
-
-/** Definitions were validated before they were stored; one that no longer parses is a bug. */
-function parsed(definition: FunnelDefinition): ParsedFunnel {
-  const result = parseFunnelDefinition(definition);
-  if (!result.ok) throw new Error(`stored funnel no longer valid: ${result.field}: ${result.error}`);
-  return result.funnel;
 }
 
 const funnelKey = (site: string, id: string) => `${site}\n${id}`;
@@ -179,7 +172,7 @@ export class SqliteStore implements Store {
       }));
     }
     for (const funnel of (this.statements.allFunnels.all() as Row[]).map(funnelFromRow)) {
-      this.funnels.setFunnel(funnelKey(funnel.site, funnel.id), funnel.site, parsed(funnel.definition));
+      this.funnels.setFunnel(funnelKey(funnel.site, funnel.id), funnel.site, parseStoredFunnel(funnel.definition));
     }
   }
 
@@ -413,7 +406,7 @@ export class SqliteStore implements Store {
   }
 
   async putFunnel(funnel: StoredFunnel): Promise<void> {
-    const definition = parsed(funnel.definition);
+    const definition = parseStoredFunnel(funnel.definition);
     this.statements.upsertFunnel.run(funnel.site, funnel.id, JSON.stringify(funnel.definition), funnel.createdAt, funnel.updatedAt);
     this.funnels.setFunnel(funnelKey(funnel.site, funnel.id), funnel.site, definition);
   }

@@ -1,0 +1,102 @@
+// Funnel reports must not depend on the store: random journeys written to SQLite (the engine
+// in TypeScript, kept current at ingest) and to ClickHouse (the engine in SQL, at query time)
+// give equal reports, field for field, for random funnels, dates, times and breakdowns.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/types.js';
+import { openStore } from '../../src/store/open.js';
+import { BREAKDOWN_DIMENSIONS, type FunnelEvent } from '../../src/funnel/index.js';
+import type { StoredEvent } from '../../src/event.js';
+import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { eventArb, funnelArb } from '../funnel/arbitraries.js';
+import { DAY, MIN, T0 } from '../funnel/helpers.js';
+import { storedEvent } from './fixture.js';
+
+const skipClickHouse = canSkipClickHouse();
+let clickhouse: RunningClickHouse | null = null;
+let sqlite: Store;
+let ch: Store;
+
+beforeAll(async () => {
+  if (skipClickHouse) return;
+  clickhouse = await startClickHouse();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-funnel-conformance-'));
+  sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);
+  ch = await openStore(clickhouse.databaseUrlFor('funnel_conformance'));
+}, 60_000);
+
+afterAll(async () => {
+  await sqlite?.close();
+  await ch?.close();
+  await clickhouse?.stop();
+});
+
+/**
+ * A unit's events as stored: visitor `v<u>`, moved 150 minutes back so that journeys straddle
+ * midnight, with sub-second times. Every fifth visitor names a lead halfway through, and the
+ * visitor after it names the same lead at its end (one lead, two visitors' journeys).
+ */
+function storedUnits(site: string, units: FunnelEvent[][]): StoredEvent[] {
+  return units.flatMap((events, u) => events.map((e, i) => {
+    const lead = u % 5 === 0 && i >= events.length / 2 ? `lead-${u}`
+      : u % 5 === 1 && i === events.length - 1 ? `lead-${u - 1}` : null;
+    const ts = e.ts - 150 * MIN + ((u * 7 + i * 13) % 4) * 250;
+    return storedEvent({
+      ...e, site, ts, client_ts: ts, id: `e${u}-${i}`, visitor: `v${u}`, session: `v${u}-${e.session}`, lead,
+      url: `https://${site}${e.path}`,
+    });
+  }));
+}
+
+const RANGES = [
+  { fromMs: T0 - DAY, toMs: T0 },
+  { fromMs: T0, toMs: T0 + DAY },
+  { fromMs: T0 - DAY, toMs: T0 + DAY },
+];
+
+describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', () => {
+  let run = 0;
+
+  it('are equal for random journeys, funnels, date ranges, report times and breakdowns', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(eventArb, { maxLength: 12 }), { maxLength: 25 }),
+        funnelArb,
+        fc.constantFrom(...RANGES),
+        fc.integer({ min: T0 - 200 * MIN, max: T0 + 6 * 60 * MIN }),
+        fc.constantFrom(undefined, ...BREAKDOWN_DIMENSIONS),
+        async (units, funnel, range, now, breakdown) => {
+          const site = `run${++run}.example.com`;
+          const events = storedUnits(site, units);
+          for (const store of [sqlite, ch]) await store.write({ events, bots: [] });
+          const options = { now, breakdown };
+          const expected = await sqlite.previewFunnel(site, funnel, range, options);
+          expect(await ch.previewFunnel(site, funnel, range, options)).toEqual(expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 240_000);
+
+  it('are equal for a saved funnel, and null for one that is not saved', async () => {
+    const site = 'saved.example.com';
+    const events = storedUnits(site, fc.sample(fc.array(fc.array(eventArb, { maxLength: 12 }), { minLength: 20, maxLength: 25 }), { seed: 7, numRuns: 1 })[0]);
+    const definition = {
+      name: 'Home to purchase', window: '1h',
+      steps: [{ name: 'Home', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }, { name: 'Purchase', event: 'purchase' }],
+    };
+    for (const store of [sqlite, ch]) {
+      await store.write({ events, bots: [] });
+      await store.putFunnel({ site, id: 'purchase', definition, createdAt: T0, updatedAt: T0 });
+    }
+    const range = RANGES[2];
+    const options = { now: T0, breakdown: 'channel' as const };
+    const expected = await sqlite.funnelReport(site, 'purchase', range, options);
+    expect(expected?.entered).toBeGreaterThan(0);
+    expect(await ch.funnelReport(site, 'purchase', range, options)).toEqual(expected);
+    expect(await ch.funnelReport(site, 'missing', range, options)).toBeNull();
+  });
+});
