@@ -29,6 +29,8 @@ export interface FunnelQuery {
   /** In-flight journeys are those whose window is open at `now`. */
   now: number;
   breakdown: BreakdownDimension | null;
+  /** The time of the site's first event: entries before it need no doublings. */
+  firstEventMs: number;
 }
 
 /** A path pattern (`*`: any run of characters) as an anchored RE2 expression. */
@@ -56,32 +58,39 @@ const countAtMost = (values: string, thresholds: string) => `arrayFilter((c, x) 
 
 const range1 = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-/** Doublings that cover every possible chain of entries before `untilMs` (entries are > window apart). */
-export function chainDoublings(untilMs: number, windowMs: number): number {
-  return Math.max(1, Math.ceil(Math.log2(untilMs / windowMs + 2)));
+/** Doublings that cover every possible chain of entries over a span (entries are more than a window apart). */
+export function chainDoublings(spanMs: number, windowMs: number): number {
+  return Math.max(1, Math.ceil(Math.log2(Math.max(0, spanMs) / windowMs + 2)));
 }
 
 /**
- * `expr AS NAME` definitions as nested subqueries, each definition one level below the ones it
- * reads. 18.16 substitutes an alias by its whole expression wherever it is used, so a chain of
- * aliases that each use the one before twice (the doublings) would grow exponentially; a column
- * of a subquery is just a column.
+ * `expr AS NAME` definitions as few nested subqueries as can be. Each subquery level costs
+ * 18.16 a noticeable time to analyse, so a definition joins the level of what it reads; but
+ * 18.16 also substitutes an alias by its whole expression wherever it is used, so a chain of
+ * aliases that each use the one before twice (the doublings) would grow exponentially. So a
+ * definition goes one level down, where what it reads are plain columns, once its expression
+ * with the aliases substituted would exceed `MAX_EXPANDED` characters.
  */
+const MAX_EXPANDED = 3000;
+
 function layered(definitions: string[], from: string): string {
-  const named = definitions.map((definition) => {
+  const known = new Map<string, { level: number; expanded: number }>();
+  const levels: { definitions: string[]; reads: Set<string> }[] = [];
+  for (const definition of definitions) {
     const match = /^([\s\S]*) AS (\w+)$/.exec(definition);
     if (!match) throw new Error(`not a definition: ${definition}`);
-    return { expression: match[1], name: match[2] };
-  });
-  const level = new Map<string, number>();
-  const levels: { definitions: string[]; reads: Set<string> }[] = [];
-  for (const { expression, name } of named) {
-    const reads = [...level.keys()].filter((known) => new RegExp(`\\b${known}\\b`).test(expression));
-    const depth = Math.max(0, ...reads.map((known) => level.get(known)! + 1));
-    level.set(name, depth);
-    const at = (levels[depth] ??= { definitions: [], reads: new Set() });
+    const [, expression, name] = match;
+    const reads = [...known.keys()]
+      .map((other) => ({ other, uses: expression.match(new RegExp(`\\b${other}\\b`, 'g'))?.length ?? 0 }))
+      .filter(({ uses }) => uses > 0);
+    let level = Math.max(0, ...reads.map(({ other }) => known.get(other)!.level));
+    const expandedAt = (at: number) => reads.reduce((size, { other, uses }) =>
+      size + (known.get(other)!.level === at ? uses * known.get(other)!.expanded : 0), expression.length);
+    if (expandedAt(level) > MAX_EXPANDED) level += 1;
+    known.set(name, { level, expanded: expandedAt(level) });
+    const at = (levels[level] ??= { definitions: [], reads: new Set() });
     at.definitions.push(`${expression} AS ${name}`);
-    for (const known of reads) at.reads.add(known);
+    for (const { other } of reads) if (known.get(other)!.level < level) at.reads.add(other);
   }
   // 18.16 does not see the columns a lambda captures as read, and drops them from the
   // subquery below; `ignore(...)` reads them plainly (it is always 0).
@@ -90,7 +99,7 @@ function layered(definitions: string[], from: string): string {
 }
 
 /** The query: rows (kind, step, a, b, c, value, amount, n), the counted facts of the report. */
-export function funnelFactsQuery({ site, funnel, range, now, breakdown }: FunnelQuery): string {
+export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEventMs }: FunnelQuery): string {
   const N = funnel.steps.length;
   const W = int(funnel.windowMs);
   const TAIL = int(SESSION_TAIL_MS);
@@ -127,7 +136,7 @@ export function funnelFactsQuery({ site, funnel, range, now, breakdown }: Funnel
     GROUP BY unit
     HAVING max(bitAnd(mask, 1)) = 1`;
 
-  const B = chainDoublings(upper, funnel.windowMs);
+  const B = chainDoublings(upper - firstEventMs, funnel.windowMs);
   const steps = range1(N);
   const matching = [
     // The unit's events, in (ts, arrival) order, one array per column.

@@ -269,7 +269,9 @@ export class ClickHouseStore implements Store {
   /** Matched and counted in ClickHouse (funnelSql.ts); only the counted facts come back. */
   async previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport> {
     const breakdown = options.breakdown ?? null;
-    const rows = await this.rows(funnelFactsQuery({ site, funnel, range, now: options.now, breakdown }));
+    const [first] = await this.rows(SQL.firstEventTime(site));
+    const firstEventMs = Number(first.n) > 0 ? Number(first.first) : range.fromMs;
+    const rows = await this.rows(funnelFactsQuery({ site, funnel, range, now: options.now, breakdown, firstEventMs }));
     const facts: CountedFact[] = rows.map((row) => ({
       kind: String(row.kind) as FactKind,
       step: Number(row.step),

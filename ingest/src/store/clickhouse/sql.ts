@@ -193,6 +193,8 @@ export function dedupedEvents(site: string, range: TimeRange, columns: readonly 
     ) WHERE first_ts >= ${int(range.fromMs)})`;
 }
 
+export const firstEventTime = (site: string) => `SELECT min(ts) AS first, count() AS n FROM events WHERE site = ${str(site)}`;
+
 export const eventStats = (site: string, range: TimeRange) => `SELECT
     count() AS events,
     countIf(name = 'pageview') AS pageviews,
