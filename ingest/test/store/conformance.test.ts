@@ -1,5 +1,6 @@
 // One suite, every engine: the same writes must give the same stats, sites, funnels, salts and
-// settings on SQLite and on ClickHouse, and collectors sharing a store must behave as one.
+// settings on SQLite and on ClickHouse, and collectors sharing a store must behave as one
+// (funnel reports: funnelConformance.test.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -247,6 +248,19 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
       // 30 + 4 events; 20 + 4 pageviews (every third of the 30 is a signup); v-0..v-9; 5 bots.
       expect(await reply.json()).toEqual({ events: 34, pageviews: 24, visitors: 10, bots: 5 });
     }
+
+    // A funnel over those journeys, saved through one collector and reported by both. Visitor
+    // v-k did events k+20, k+10 and k, in that order (ts = now - i); every third is a signup.
+    // A pageview before a signup: v-0, 2, 3, 5, 6, 8 and 9 convert; v-1, 4 and 7 stop at step 1.
+    const funnel = { name: 'Any page to signup', window: '1h', steps: [{ name: 'Page', event: 'pageview' }, { name: 'Signup', event: 'signup' }] };
+    expect((await a.admin(`/api/sites/${SITE}/funnels/pages`, { method: 'PUT', body: funnel })).status).toBe(201);
+    for (const collector of [a, b]) {
+      const reply = await collector.admin(`/api/sites/${SITE}/funnels/pages/report?${query}`);
+      expect(reply.status).toBe(200);
+      const report = (await reply.json()) as { entered: number; converted: number; steps: { exited: number }[] };
+      expect([report.entered, report.converted, report.steps[0].exited]).toEqual([10, 7, 3]);
+    }
+    expect((await b.admin(`/api/sites/${SITE}/funnels/pages`, { method: 'DELETE' })).status).toBe(204);
   });
 
   it('shares funnels: saved through one collector, listed and deleted through the other', async () => {
