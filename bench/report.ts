@@ -3,42 +3,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { StoredEvent } from '../ingest/src/event.js';
 import { SqliteStore } from '../ingest/src/store/sqlite/index.js';
 import { DAY_MS, utcDay } from '../ingest/src/time.js';
-import { fillStore, type MakeEvent } from './synthetic.js';
+import { DEAL_FUNNEL as funnel, fillStore, shopWalk } from './synthetic.js';
 
 const VISITORS = Number(process.env.BENCH_VISITORS ?? 200_000);
 const TARGET_EVENTS = VISITORS * 5;
 const SITE = 'shop.example.com';
-
-const funnel = {
-  name: 'Deal purchase',
-  window: '7d',
-  steps: [
-    { name: 'Landing', event: 'pageview', path: '/' },
-    { name: 'Signup', event: 'signup' },
-    { name: 'Deal detail', event: 'pageview', path: '/deals/*' },
-    { name: 'Cart', event: 'add_to_cart' },
-    { name: 'Purchase', event: 'purchase', props: { paid: 'true' } },
-  ],
-};
-
-const deals = ['/deals/chicago-spa', '/deals/sushi-night', '/deals/yoga-month', '/about', '/cart'];
-
-/** A visitor's visit: a landing and a walk down the funnel that stops at a step of its own, with some detours. */
-function* shopWalk(make: MakeEvent, n: number): Generator<StoredEvent> {
-  const depth = n % 7; // 0..6: how far down this visitor goes
-  // Browsing that is not a funnel step (a deal seen before the landing page does not count).
-  yield make('pageview', deals[n % 5]);
-  if (depth === 0) yield make('pageview', '/about');
-  yield make('pageview', '/', { engaged_ms: 3000 });
-  if (depth >= 1) yield make('signup', '/');
-  if (depth >= 2) yield make('pageview', deals[n % 3], { engaged_ms: 9000, scroll: 70 });
-  if (depth >= 3) yield make('add_to_cart', deals[n % 3], { props: { deal: 'spa' } });
-  if (depth >= 4) yield make('purchase', '/thanks', { props: { paid: 'true' }, revenue_amount: 25, revenue_currency: 'USD' });
-  if (depth === 5 || depth === 6) yield make('pageview', deals[3 + (n % 2)]);
-}
 
 function time<T>(fn: () => T): [T, number] {
   const started = performance.now();

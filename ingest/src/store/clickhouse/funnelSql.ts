@@ -111,40 +111,42 @@ export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEve
   const stepOne = stepCondition(funnel.steps[0]);
   const mask = funnel.steps.map((step, k) => `toUInt32(${stepCondition(step)}) * ${2 ** k}`).join(' + ');
 
-  // Each event once (its first copy, as SQLite keeps it), with the columns the engine reads.
-  const columns = ['name', 'path', 'prop_keys', 'prop_values', 'visitor', 'session', 'engaged_ms', 'scroll', 'channel',
-    'source', 'campaign', 'revenue_amount', 'revenue_currency', ...(breakdown ? [breakdown] : [])];
-  const unique = new Set(columns);
-  const events = `SELECT e_ts AS ts, e_arrival AS arrival, ${[...unique].map((c) => `e_${c} AS ${c}`).join(', ')}
-    FROM (
-      SELECT min(ts) AS e_ts, argMin(arrival, ts) AS e_arrival, ${[...unique].map((c) => `argMin(${c}, ts) AS e_${c}`).join(', ')}
-      FROM events
-      WHERE site = ${str(site)} AND ts < ${int(upper)} AND (ts >= ${int(lower - RETRY_WINDOW_MS)} OR ${stepOne})
-      GROUP BY client_ts, dedupe_key
-    )`;
-  const withMask = `SELECT *, ${mask} AS mask FROM (${events}) WHERE ts >= ${int(lower)} OR bitAnd(mask, 1) = 1`;
+  // The site's events that can matter, with the steps each one matches (bit k: step k+1).
+  const events = `SELECT ts, arrival, visitor, ${mask} AS mask, cityHash64(client_ts, dedupe_key) AS copy_of,
+      cityHash64(session) AS session_hash, toUInt8(name = 'pageview') AS is_pageview, path,
+      ifNull(engaged_ms, -1) AS engaged, ifNull(scroll, -1) AS scrolled, channel,
+      ${present('source')} AS source_key, ${present('campaign')} AS campaign_key, ${breakdown ? present(breakdown) : `''`} AS breakdown_key,
+      if(isNull(revenue_amount) OR isNull(revenue_currency), '', assumeNotNull(revenue_currency)) AS currency,
+      ifNull(revenue_amount, 0) AS amount
+    FROM events
+    WHERE site = ${str(site)} AND ts < ${int(upper)} AND (ts >= ${int(lower - RETRY_WINDOW_MS)} OR ${stepOne})`;
 
   // A visitor counts under the lead it was first identified as (the first such event to arrive).
   const leadOfVisitor = `SELECT visitor, argMin(assumeNotNull(lead), arrival) AS unit_lead
     FROM events WHERE site = ${str(site)} AND isNotNull(lead) GROUP BY visitor`;
-  const breakdownKey = breakdown ? present(breakdown) : `''`;
-  const units = `SELECT if(unit_lead = '', concat('v:', visitor), concat('l:', unit_lead)) AS unit,
-      arraySort(x -> (x.1, x.2), groupArray((ts, arrival, mask, session, toUInt8(name = 'pageview'), path,
-        ifNull(engaged_ms, -1), ifNull(scroll, -1), channel, ${present('source')}, ${present('campaign')}, ${breakdownKey},
-        if(isNull(revenue_amount) OR isNull(revenue_currency), '', assumeNotNull(revenue_currency)), ifNull(revenue_amount, 0)))) AS ev
-    FROM (${withMask}) ANY LEFT JOIN (${leadOfVisitor}) USING (visitor)
-    GROUP BY unit
-    HAVING max(bitAnd(mask, 1)) = 1`;
+  // Each unit's events in (ts, arrival) order, each event once: copies of a retried event are
+  // all the unit's, and the first in that order (the earliest) is the one that counts, as in
+  // the stats. Events before the range only count as step-1 events.
+  const units = `SELECT unit, arrayFilter((x, first) -> first = 1 AND (x.1 >= ${int(lower)} OR bitAnd(x.3, 1) = 1),
+        sorted, arrayEnumerateUniq(arrayMap(x -> x.4, sorted))) AS ev
+    FROM (
+      SELECT if(unit_lead = '', concat('v:', visitor), concat('l:', unit_lead)) AS unit,
+        arraySort(x -> (x.1, x.2), groupArray((ts, arrival, mask, copy_of, session_hash, is_pageview, path, engaged,
+          scrolled, channel, source_key, campaign_key, breakdown_key, currency, amount))) AS sorted
+      FROM (${events}) ANY LEFT JOIN (${leadOfVisitor}) USING (visitor)
+      GROUP BY unit
+      HAVING max(bitAnd(mask, 1)) = 1
+    )`;
 
   const B = chainDoublings(upper - firstEventMs, funnel.windowMs);
   const steps = range1(N);
   const matching = [
     // The unit's events, in (ts, arrival) order, one array per column.
-    `arrayMap(x -> x.1, ev) AS T`, `arrayMap(x -> x.3, ev) AS M`, `arrayMap(x -> x.4, ev) AS S`,
-    `arrayMap(x -> x.5, ev) AS PV`, `arrayMap(x -> x.6, ev) AS PA`, `arrayMap(x -> x.7, ev) AS EN`,
-    `arrayMap(x -> x.8, ev) AS SC`, `arrayMap(x -> x.9, ev) AS CHN`, `arrayMap(x -> x.10, ev) AS SRC`,
-    `arrayMap(x -> x.11, ev) AS CMP`, `arrayMap(x -> x.12, ev) AS BK`, `arrayMap(x -> x.13, ev) AS RCUR`,
-    `arrayMap(x -> x.14, ev) AS RAMT`,
+    `arrayMap(x -> x.1, ev) AS T`, `arrayMap(x -> x.3, ev) AS M`, `arrayMap(x -> x.5, ev) AS S`,
+    `arrayMap(x -> x.6, ev) AS PV`, `arrayMap(x -> x.7, ev) AS PA`, `arrayMap(x -> x.8, ev) AS EN`,
+    `arrayMap(x -> x.9, ev) AS SC`, `arrayMap(x -> x.10, ev) AS CHN`, `arrayMap(x -> x.11, ev) AS SRC`,
+    `arrayMap(x -> x.12, ev) AS CMP`, `arrayMap(x -> x.13, ev) AS BK`, `arrayMap(x -> x.14, ev) AS RCUR`,
+    `arrayMap(x -> x.15, ev) AS RAMT`,
     `arrayMap(i -> toUInt64(i), arrayEnumerate(T)) AS IDX`,
     // Step-1 events: their positions F, times FT; entries index them 1..length(F).
     `arrayFilter(i -> bitAnd(M[i], 1) != 0, IDX) AS F`,

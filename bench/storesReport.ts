@@ -1,0 +1,85 @@
+// The 5-step funnel report on both stores, side by side, over the same synthetic events
+// (5 per visitor, 28 days): SQLite merges per-day aggregates kept at ingest; ClickHouse
+// matches every unit's journeys in one query at report time.
+// BENCH_REPORT_VISITORS sets the sizes (default 200,000 and 2,000,000 visitors: 1M and 10M events).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clickHouseServerBinary, startClickHouse } from '../test-support/clickhouse.js';
+import { SqliteStore } from '../ingest/src/store/sqlite/index.js';
+import { ClickHouseStore } from '../ingest/src/store/clickhouse/index.js';
+import type { Store } from '../ingest/src/store/types.js';
+import type { FunnelReport } from '../ingest/src/funnel/report.js';
+import { DAY_MS, utcDay } from '../ingest/src/time.js';
+import { DEAL_FUNNEL, fillStore, shopWalk } from './synthetic.js';
+
+const SITE = 'shop.example.com';
+const SIZES = (process.env.BENCH_REPORT_VISITORS ?? '200000,2000000').split(',').map(Number);
+const RUNS = 5;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const seconds = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+
+interface Measured {
+  events: number;
+  fillMs: number;
+  /** Median report latency, plain and broken down by channel. */
+  reportMs: number;
+  breakdownMs: number;
+  report: FunnelReport;
+}
+
+async function measure(store: Store, visitors: number): Promise<Measured> {
+  await store.createSite({ domain: SITE, origins: [], allowedParams: [], createdAt: 0 });
+  await store.putFunnel({ site: SITE, id: 'deal', definition: DEAL_FUNNEL, createdAt: 0, updatedAt: 0 });
+  const filling = performance.now();
+  const events = await fillStore(store, SITE, visitors, 28, shopWalk);
+  const fillMs = performance.now() - filling;
+  const now = Date.now();
+  const range = { fromMs: Date.parse(`${utcDay(now - 28 * DAY_MS)}T00:00:00Z`), toMs: Date.parse(`${utcDay(now)}T00:00:00Z`) + DAY_MS };
+  const timed = async (breakdown?: 'channel') => {
+    const took: number[] = [];
+    let report: FunnelReport | null = null;
+    for (let i = 0; i < RUNS; i++) {
+      const started = performance.now();
+      report = await store.funnelReport(SITE, 'deal', range, { now, breakdown });
+      took.push(performance.now() - started);
+    }
+    return { ms: median(took), report: report! };
+  };
+  const plain = await timed();
+  const byChannel = await timed('channel');
+  return { events, fillMs, reportMs: plain.ms, breakdownMs: byChannel.ms, report: plain.report };
+}
+
+export async function storesReportBenchmark(): Promise<string[]> {
+  if (!clickHouseServerBinary()) return ['Report on both stores: skipped, clickhouse-server is not installed'];
+  const clickhouse = await startClickHouse();
+  const out = [`Funnel report, 5 steps, on both stores over the same events (median of ${RUNS}; the store written first in the same process)`];
+  try {
+    for (const visitors of SIZES) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-stores-report-'));
+      const sqlite = new SqliteStore(path.join(dir, 'bench.db'));
+      const s = await measure(sqlite, visitors);
+      await sqlite.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+
+      const ch = await ClickHouseStore.open(clickhouse.databaseUrlFor(`report_${visitors}`));
+      const c = await measure(ch, visitors);
+      await ch.close();
+
+      const same = JSON.stringify(s.report.steps.map((step) => step.entered)) === JSON.stringify(c.report.steps.map((step) => step.entered));
+      out.push(`${s.events} events, ${visitors} visitors:`);
+      out.push(`  SQLite     report ${seconds(s.reportMs)}, by channel ${seconds(s.breakdownMs)} (written in ${seconds(s.fillMs)})`);
+      out.push(`  ClickHouse report ${seconds(c.reportMs)}, by channel ${seconds(c.breakdownMs)} (written in ${seconds(c.fillMs)})`);
+      out.push(`  ratio ClickHouse / SQLite: ${(c.reportMs / s.reportMs).toFixed(0)}×; entered per step ${JSON.stringify(c.report.steps.map((step) => step.entered))}${same ? ', equal on both' : ', DIFFERENT from SQLite ' + JSON.stringify(s.report.steps.map((step) => step.entered))}`);
+    }
+  } finally {
+    await clickhouse.stop();
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of await storesReportBenchmark()) console.log(line);
+}
