@@ -221,28 +221,45 @@ export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEve
     ARRAY JOIN ${perEntry.map((c) => `E_${c} AS e_${c.toLowerCase()}`).join(', ')}
     WHERE e_start >= ${int(range.fromMs)} AND e_start < ${int(range.toMs)}`;
 
-  const fact = (kind: string, step: string, a: string, b: string, c: string, value: string, amount: string) =>
-    `tuple(${str(kind)}, toInt64(${step}), toString(${a}), toString(${b}), toString(${c}), toInt64(${value}), toFloat64(${amount}))`;
-  const when = (condition: string, facts: string) => `arrayFilter(f -> ${condition}, [${facts}])`;
-  const stop = 'e_reached - 1';
-  const converted = `e_reached = ${N}`;
+  // Entries that state the same facts are counted first (durations rounded to the second, as
+  // the engine keeps them; only open journeys keep when they close), then their facts.
+  const second = (ms: string) => `toInt64(floor((${ms} + 500) / 1000)) * 1000`;
   const open = `e_reached < ${N} AND e_open_until >= ${int(now)}`;
+  const counted = [
+    'e_reached AS reached',
+    `if(${open}, e_open_until, 0) AS open_until`,
+    `if(e_reached < ${N}, e_exit, '') AS exit`,
+    ...steps.slice(0, -1).map((k) => `if(e_reached > ${k}, ${second(`e_t${k + 1} - e_t${k}`)}, -1) AS next${k}`),
+    ...steps.map((k) => `if(e_eg${k} >= 0, ${second(`e_eg${k}`)}, -1) AS engaged${k}`),
+    ...steps.map((k) => `e_sc${k} AS scroll${k}`),
+    `if(e_reached = ${N}, e_rcur, '') AS currency`, `if(e_reached = ${N}, e_ramt, 0) AS amount`,
+    'e_chn AS channel', 'e_src AS source', 'e_cmp AS campaign', 'e_bk AS breakdown', 'intDiv(e_start, 86400000) AS day',
+  ];
+  const groups = `SELECT ${counted.join(', ')}, count() AS entries
+    FROM (${entries})
+    GROUP BY ${counted.map((c) => c.split(' AS ')[1]).join(', ')}`;
+
+  const fact = (kind: string, step: string, a: string, b: string, c: string, value: string, amountOf: string) =>
+    `tuple(${str(kind)}, toInt64(${step}), toString(${a}), toString(${b}), toString(${c}), toInt64(${value}), toFloat64(${amountOf}))`;
+  const when = (condition: string, facts: string) => `arrayFilter(f -> ${condition}, [${facts}])`;
+  const stop = 'reached - 1';
+  const converted = `reached = ${N}`;
   const facts = [
     `[${fact('stop', stop, `''`, `''`, `''`, '0', '0')}]`,
-    when(open, fact('open', stop, `''`, `''`, `''`, 'e_open_until', '0')),
-    when(`e_reached < ${N}`, fact('exit', stop, 'e_exit', `''`, `''`, '0', '0')),
-    ...steps.slice(0, -1).map((k) => when(`e_reached > ${k}`, fact('next', String(k - 1), `''`, `''`, `''`, `e_t${k + 1} - e_t${k}`, '0'))),
-    ...steps.map((k) => when(`e_eg${k} >= 0`, fact('engaged', String(k - 1), `''`, `''`, `''`, `e_eg${k}`, '0'))),
-    ...steps.map((k) => when(`e_sc${k} >= 0`, fact('scroll', String(k - 1), `''`, `''`, `''`, `e_sc${k}`, '0'))),
-    when(`${converted} AND e_rcur != ''`, fact('revenue', '0', 'e_rcur', `''`, `''`, '0', 'e_ramt')),
-    `[${fact('source', converted, 'e_chn', 'e_src', 'e_cmp', '0', '0')}]`,
+    when('open_until > 0', fact('open', stop, `''`, `''`, `''`, 'open_until', '0')),
+    when(`reached < ${N}`, fact('exit', stop, 'exit', `''`, `''`, '0', '0')),
+    ...steps.slice(0, -1).map((k) => when(`next${k} >= 0`, fact('next', String(k - 1), `''`, `''`, `''`, `next${k}`, '0'))),
+    ...steps.map((k) => when(`engaged${k} >= 0`, fact('engaged', String(k - 1), `''`, `''`, `''`, `engaged${k}`, '0'))),
+    ...steps.map((k) => when(`scroll${k} >= 0`, fact('scroll', String(k - 1), `''`, `''`, `''`, `scroll${k}`, '0'))),
+    when(`currency != ''`, fact('revenue', '0', 'currency', `''`, `''`, '0', 'amount')),
+    `[${fact('source', converted, 'channel', 'source', 'campaign', '0', '0')}]`,
     ...(breakdown
-      ? [`[${fact('breakdown', stop, 'e_bk', `''`, `''`, '0', '0')}]`, when(open, fact('bopen', stop, 'e_bk', `''`, `''`, 'e_open_until', '0'))]
+      ? [`[${fact('breakdown', stop, 'breakdown', `''`, `''`, '0', '0')}]`, when('open_until > 0', fact('bopen', stop, 'breakdown', `''`, `''`, 'open_until', '0'))]
       : []),
-    `[${fact('day', converted, `''`, `''`, `''`, 'intDiv(e_start, 86400000)', '0')}]`,
+    `[${fact('day', converted, `''`, `''`, `''`, 'day', '0')}]`,
   ];
-  return `SELECT f.1 AS kind, f.2 AS step, f.3 AS a, f.4 AS b, f.5 AS c, f.6 AS value, f.7 AS amount, count() AS n
-    FROM (SELECT arrayConcat(${facts.join(',\n      ')}) AS facts FROM (${entries}))
+  return `SELECT f.1 AS kind, f.2 AS step, f.3 AS a, f.4 AS b, f.5 AS c, f.6 AS value, f.7 AS amount, sum(entries) AS n
+    FROM (SELECT arrayConcat(${facts.join(',\n      ')}) AS facts, entries FROM (${groups}))
     ARRAY JOIN facts AS f
     GROUP BY kind, step, a, b, c, value, amount`;
 }
