@@ -1,6 +1,7 @@
 // Funnel reports must not depend on the store: random journeys written to SQLite (the engine
 // in TypeScript, kept current at ingest) and to ClickHouse (the engine in SQL, at query time)
-// give equal reports, field for field, for random funnels, dates, times and breakdowns.
+// give equal reports, field for field, for random funnels, dates, times and breakdowns. So
+// must exports and erasures.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import type { StoredEvent } from '../../src/event.js';
 import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
 import { eventArb, funnelArb } from '../funnel/arbitraries.js';
 import { DAY, MIN, T0 } from '../funnel/helpers.js';
-import { storedEvent } from './fixture.js';
+import { BATCHES, D0, D3, SITE, storedEvent } from './fixture.js';
 
 const skipClickHouse = canSkipClickHouse();
 let clickhouse: RunningClickHouse | null = null;
@@ -103,5 +104,37 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
     expect(expected?.entered).toBeGreaterThan(0);
     expect(await ch.funnelReport(site, 'purchase', range, options)).toEqual(expected);
     expect(await ch.funnelReport(site, 'missing', range, options)).toBeNull();
+  });
+});
+
+describe.skipIf(skipClickHouse)('exports and erasures on SQLite and on ClickHouse', () => {
+  it('export each event once, oldest first, field for field alike', async () => {
+    for (const store of [sqlite, ch]) for (const batch of BATCHES) await store.write(batch);
+    const exported = async (store: Store) => {
+      const events: StoredEvent[] = [];
+      for await (const event of store.exportEvents(SITE, { fromMs: D0, toMs: D3 })) events.push(event);
+      return events;
+    };
+    const expected = await exported(sqlite);
+    expect(expected.length).toBeGreaterThan(5);
+    expect(await exported(ch)).toEqual(expected);
+  });
+
+  it('erase a lead: its events and those of the visitors identified as it', async () => {
+    const site = 'erasure.example.com';
+    const units = fc.sample(fc.array(fc.array(eventArb, { minLength: 4, maxLength: 12 }), { minLength: 6, maxLength: 6 }), { seed: 3, numRuns: 1 })[0];
+    const events = storedUnits(site, units);
+    const all = { fromMs: T0 - DAY, toMs: T0 + DAY };
+    const remaining: StoredEvent[][] = [];
+    for (const store of [sqlite, ch]) {
+      await store.write({ events, bots: [] });
+      // lead-0 is visitor v0's from halfway, and v1's at its end: both visitors' events go.
+      expect(await store.deleteLead(site, 'lead-0')).toBe(units[0].length + units[1].length);
+      const left: StoredEvent[] = [];
+      for await (const event of store.exportEvents(site, all)) left.push(event);
+      remaining.push(left);
+    }
+    expect(remaining[0].map((e) => e.visitor).sort()).toEqual(events.filter((e) => !['v0', 'v1'].includes(e.visitor)).map((e) => e.visitor).sort());
+    expect(remaining[1]).toEqual(remaining[0]);
   });
 });

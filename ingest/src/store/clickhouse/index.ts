@@ -74,6 +74,23 @@ function eventRow(e: StoredEvent, arrival: number): Row {
   };
 }
 
+const nullableNumber = (value: unknown) => (value === null ? null : Number(value));
+
+/** An exported row back into the event as it was stored (64-bit numbers arrive as strings). */
+function storedEventFromRow(site: string, row: Row): StoredEvent {
+  const event = { site } as Record<string, unknown>;
+  for (const column of SQL.EXPORTED_COLUMNS) event[column] = row[column];
+  return {
+    ...(event as unknown as StoredEvent),
+    client_ts: Number(row.client_ts),
+    ts: Number(row.ts),
+    props: row.props === null ? null : (JSON.parse(String(row.props)) as StoredEvent['props']),
+    revenue_amount: nullableNumber(row.revenue_amount),
+    engaged_ms: nullableNumber(row.engaged_ms),
+    scroll: nullableNumber(row.scroll),
+  };
+}
+
 function siteFromRow(row: Row): Site {
   return {
     domain: String(row.domain),
@@ -346,12 +363,23 @@ export class ClickHouseStore implements Store {
     return Number(found.n);
   }
 
-  async deleteLead(_site: string, _lead: string): Promise<number> {
-    throw new NotYetOnClickHouse('leads');
+  /**
+   * The lead's events and those of every visitor identified as it. (Leads themselves, their
+   * stages and webhooks, are not kept on this store yet: there is nothing else to erase.)
+   */
+  async deleteLead(site: string, lead: string): Promise<number> {
+    const visitors = (await this.rows(SQL.visitorsOfLead(site, lead))).map((row) => String(row.visitor));
+    const [found] = await this.rows(SQL.countLeadEvents(site, lead, visitors));
+    if (Number(found.n) > 0) await this.mutate('events', SQL.deleteLeadEvents(site, lead, visitors));
+    return Number(found.n);
   }
 
-  exportEvents(_site: string, _range: TimeRange): AsyncIterable<StoredEvent> {
-    throw new NotYetOnClickHouse('exports');
+  /** Streamed from ClickHouse a block at a time: an export of millions is never held whole. */
+  async *exportEvents(site: string, range: TimeRange): AsyncIterable<StoredEvent> {
+    const result = await this.client.query({ query: SQL.exportEvents(site, range), format: 'JSONEachRow' });
+    for await (const rows of result.stream<Row>()) {
+      for (const row of rows) yield storedEventFromRow(site, row.json());
+    }
   }
 
   /** ClickHouse deletes by mutation, not by slices: `limit` is not needed to keep commits short. */

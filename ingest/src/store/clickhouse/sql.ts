@@ -176,7 +176,7 @@ export type EventColumn =
   | 'name' | 'visitor' | 'session' | 'lead' | 'url' | 'path' | 'landing' | 'referrer' | 'channel'
   | 'source' | 'medium' | 'campaign' | 'term' | 'content' | 'browser' | 'os' | 'device' | 'props'
   | 'prop_keys' | 'prop_values' | 'revenue_amount' | 'revenue_currency' | 'engaged_ms' | 'scroll'
-  | 'variant' | 'id';
+  | 'variant' | 'id' | 'client_ts' | 'arrival';
 
 /**
  * A subquery: the events of a site whose time is in the range, each event once, with `ts` and
@@ -192,6 +192,26 @@ export function dedupedEvents(site: string, range: TimeRange, columns: readonly 
       GROUP BY client_ts, dedupe_key
     ) WHERE first_ts >= ${int(range.fromMs)})`;
 }
+
+/** Every stored column of an event, as `exportEvents` gives it (the store's own columns left out). */
+export const EXPORTED_COLUMNS: readonly EventColumn[] = [
+  'id', 'name', 'visitor', 'session', 'lead', 'url', 'path', 'landing', 'referrer', 'channel', 'source', 'medium',
+  'campaign', 'term', 'content', 'browser', 'os', 'device', 'props', 'revenue_amount', 'revenue_currency', 'engaged_ms',
+  'scroll', 'variant',
+];
+
+/** A site's events in the range, each once, oldest first (ties in order of arrival, as on SQLite). */
+export const exportEvents = (site: string, range: TimeRange) =>
+  `SELECT * FROM ${dedupedEvents(site, range, [...EXPORTED_COLUMNS, 'client_ts', 'arrival'])} ORDER BY ts, arrival`;
+
+export const visitorsOfLead = (site: string, lead: string) => `SELECT DISTINCT visitor FROM events
+  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
+const leadEventsWhere = (site: string, lead: string, visitors: string[]) => `site = ${str(site)}
+  AND (lead = ${str(lead)}${visitors.length > 0 ? ` OR visitor IN (${visitors.map(str).join(', ')})` : ''})`;
+export const countLeadEvents = (site: string, lead: string, visitors: string[]) =>
+  `SELECT count() AS n FROM events WHERE ${leadEventsWhere(site, lead, visitors)}`;
+export const deleteLeadEvents = (site: string, lead: string, visitors: string[]) =>
+  `ALTER TABLE events DELETE WHERE ${leadEventsWhere(site, lead, visitors)}`;
 
 export const firstEventTime = (site: string) => `SELECT min(ts) AS first, count() AS n FROM events WHERE site = ${str(site)}`;
 
