@@ -4,6 +4,7 @@ import { ingestBenchmark } from './ingest.js';
 import { reportBenchmark } from './report.js';
 import { overloadBenchmark } from './overload.js';
 import { clickhouseBenchmark } from './clickhouse.js';
+import { storesReportBenchmark } from './storesReport.js';
 
 console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
 for (const line of await ingestBenchmark()) console.log(line);
@@ -13,3 +14,5 @@ console.log('');
 for (const line of await reportBenchmark()) console.log(line);
 console.log('');
 for (const line of await clickhouseBenchmark()) console.log(line);
+console.log('');
+for (const line of await storesReportBenchmark()) console.log(line);
