@@ -15,4 +15,4 @@ for (const line of await reportBenchmark()) console.log(line);
 console.log('');
 for (const line of await clickhouseBenchmark()) console.log(line);
 console.log('');
-for (const line of await storesReportBenchmark()) console.log(line);
+await storesReportBenchmark((line) => console.log(line));

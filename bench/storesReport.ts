@@ -53,10 +53,12 @@ async function measure(store: Store, visitors: number): Promise<Measured> {
   return { events, fillMs, reportMs: plain.ms, breakdownMs: byChannel.ms, report: plain.report };
 }
 
-export async function storesReportBenchmark(): Promise<string[]> {
-  if (!clickHouseServerBinary()) return ['Report on both stores: skipped, clickhouse-server is not installed'];
+/** Prints each size's lines as soon as they are measured (the 10M-event size takes minutes). */
+export async function storesReportBenchmark(print: (line: string) => void): Promise<void> {
+  if (!clickHouseServerBinary()) return print('Report on both stores: skipped, clickhouse-server is not installed');
   const clickhouse = await startClickHouse();
-  const out = [`Funnel report, 5 steps, on both stores over the same events (median of 5 runs, 3 at 10M events)`];
+  const out = { push: (...lines: string[]) => lines.forEach((line) => print(line)) };
+  out.push(`Funnel report, 5 steps, on both stores over the same events (median of 5 runs, 3 at 10M events)`);
   try {
     for (const visitors of SIZES) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-stores-report-'));
@@ -78,9 +80,8 @@ export async function storesReportBenchmark(): Promise<string[]> {
   } finally {
     await clickhouse.stop();
   }
-  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const line of await storesReportBenchmark()) console.log(line);
+  await storesReportBenchmark((line) => console.log(line));
 }

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
+import { ClickHouseStore } from '../../src/store/clickhouse/index.js';
 import { BREAKDOWN_DIMENSIONS, type FunnelEvent } from '../../src/funnel/index.js';
 import type { StoredEvent } from '../../src/event.js';
 import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
@@ -104,6 +105,13 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
     expect(expected?.entered).toBeGreaterThan(0);
     expect(await ch.funnelReport(site, 'purchase', range, options)).toEqual(expected);
     expect(await ch.funnelReport(site, 'missing', range, options)).toBeNull();
+    // A large site is matched a part of its units at a time: the parts add up to the same report.
+    const inParts = await ClickHouseStore.open(clickhouse!.databaseUrlFor('funnel_conformance'), { eventsPerReportQuery: events.length / 3 });
+    try {
+      expect(await inParts.funnelReport(site, 'purchase', range, options)).toEqual(expected);
+    } finally {
+      await inParts.close();
+    }
   });
 });
 

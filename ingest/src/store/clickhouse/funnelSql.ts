@@ -31,6 +31,8 @@ export interface FunnelQuery {
   breakdown: BreakdownDimension | null;
   /** The time of the site's first event: entries before it need no doublings. */
   firstEventMs: number;
+  /** Only the units whose hash falls in this part (facts add up over the parts), to bound a query's memory. */
+  part?: { index: number; of: number };
 }
 
 /** A path pattern (`*`: any run of characters) as an anchored RE2 expression. */
@@ -99,7 +101,7 @@ function layered(definitions: string[], from: string): string {
 }
 
 /** The query: rows (kind, step, a, b, c, value, amount, n), the counted facts of the report. */
-export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEventMs }: FunnelQuery): string {
+export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEventMs, part }: FunnelQuery): string {
   const N = funnel.steps.length;
   const W = int(funnel.windowMs);
   const TAIL = int(SESSION_TAIL_MS);
@@ -134,6 +136,7 @@ export function funnelFactsQuery({ site, funnel, range, now, breakdown, firstEve
         arraySort(x -> (x.1, x.2), groupArray((ts, arrival, mask, copy_of, session_hash, is_pageview, path, engaged,
           scrolled, channel, source_key, campaign_key, breakdown_key, currency, amount))) AS sorted
       FROM (${events}) ANY LEFT JOIN (${leadOfVisitor}) USING (visitor)
+      ${part && part.of > 1 ? `WHERE cityHash64(unit) % ${int(part.of)} = ${int(part.index)}` : ''}
       GROUP BY unit
       HAVING max(bitAnd(mask, 1)) = 1
     )`;
