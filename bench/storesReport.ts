@@ -57,8 +57,7 @@ async function measure(store: Store, visitors: number): Promise<Measured> {
 export async function storesReportBenchmark(print: (line: string) => void): Promise<void> {
   if (!clickHouseServerBinary()) return print('Report on both stores: skipped, clickhouse-server is not installed');
   const clickhouse = await startClickHouse();
-  const out = { push: (...lines: string[]) => lines.forEach((line) => print(line)) };
-  out.push(`Funnel report, 5 steps, on both stores over the same events (median of 5 runs, 3 at 10M events)`);
+  print(`Funnel report, 5 steps, on both stores over the same events (median of 5 runs, 3 at 10M events)`);
   try {
     for (const visitors of SIZES) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-stores-report-'));
@@ -72,10 +71,10 @@ export async function storesReportBenchmark(print: (line: string) => void): Prom
       await ch.close();
 
       const same = JSON.stringify(s.report.steps.map((step) => step.entered)) === JSON.stringify(c.report.steps.map((step) => step.entered));
-      out.push(`${s.events} events, ${visitors} visitors:`);
-      out.push(`  SQLite     report ${seconds(s.reportMs)}, by channel ${seconds(s.breakdownMs)} (written in ${seconds(s.fillMs)})`);
-      out.push(`  ClickHouse report ${seconds(c.reportMs)}, by channel ${seconds(c.breakdownMs)} (written in ${seconds(c.fillMs)})`);
-      out.push(`  ratio ClickHouse / SQLite: ${(c.reportMs / s.reportMs).toFixed(0)}×; entered per step ${JSON.stringify(c.report.steps.map((step) => step.entered))}${same ? ', equal on both' : ', DIFFERENT from SQLite ' + JSON.stringify(s.report.steps.map((step) => step.entered))}`);
+      print(`${s.events} events, ${visitors} visitors:`);
+      print(`  SQLite     report ${seconds(s.reportMs)}, by channel ${seconds(s.breakdownMs)} (written in ${seconds(s.fillMs)})`);
+      print(`  ClickHouse report ${seconds(c.reportMs)}, by channel ${seconds(c.breakdownMs)} (written in ${seconds(c.fillMs)})`);
+      print(`  ratio ClickHouse / SQLite: ${(c.reportMs / s.reportMs).toFixed(0)}×; entered per step ${JSON.stringify(c.report.steps.map((step) => step.entered))}${same ? ', equal on both' : ', DIFFERENT from SQLite ' + JSON.stringify(s.report.steps.map((step) => step.entered))}`);
     }
   } finally {
     await clickhouse.stop();

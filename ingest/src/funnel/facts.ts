@@ -8,7 +8,7 @@
 // follows, and what the tests hold both sides to.
 import type { Journey } from './journey.js';
 import {
-  LEFT_SITE, bump, createFunnelAggregate, mergeAggregates, toSecond, type BreakdownDimension, type FunnelAggregate,
+  LEFT_SITE, bump, createFunnelAggregate, keyOf, mergeAggregates, toSecond, type BreakdownDimension, type FunnelAggregate,
 } from './report.js';
 import { DAY_MS, utcDay } from '../time.js';
 
@@ -30,7 +30,6 @@ export interface CountedFact {
   n: number;
 }
 
-export const present = (value: string | null): string => (value === null ? '-' : `+${value}`);
 const absentOrValue = (key: string): string | null => (key === '-' ? null : key.slice(1));
 
 /**
@@ -55,9 +54,9 @@ export function factsOfJourney(journey: Journey, stepCount: number, now: number,
   }
   if (converted && journey.revenue) fact('revenue', 0, { a: journey.revenue.currency, amount: journey.revenue.amount });
   const { channel, source, campaign } = journey.attribution;
-  fact('source', converted ? 1 : 0, { a: channel, b: present(source), c: present(campaign) });
+  fact('source', converted ? 1 : 0, { a: channel, b: keyOf(source), c: keyOf(campaign) });
   if (breakdown) {
-    const key = present(journey.attribution[breakdown]);
+    const key = keyOf(journey.attribution[breakdown]);
     fact('breakdown', stop, { a: key });
     if (open) fact('bopen', stop, { a: key, value: journey.openUntil });
   }
@@ -92,7 +91,7 @@ export function aggregateFromFacts(
         const converted = f.step === 1;
         const source = absentOrValue(f.b);
         const campaign = absentOrValue(f.c);
-        const sourceKey = `${present(f.a)}\n${f.b}`;
+        const sourceKey = `${keyOf(f.a)}\n${f.b}`;
         const cell = (aggregate.sources[sourceKey] ??= { channel: f.a, source, entered: 0, converted: 0 });
         const byCampaign = (aggregate.campaigns[`${sourceKey}\n${f.c}`] ??= { channel: f.a, source, campaign, entered: 0, converted: 0 });
         for (const target of [cell, byCampaign]) {

@@ -427,7 +427,7 @@ function emptyBreakdownCell(key: string | null, stepCount: number): BreakdownCel
 }
 
 /** A record key for a value that may be missing: `-` for null, `+value` otherwise. */
-function keyOf(value: string | null): string {
+export function keyOf(value: string | null): string {
   return value === null ? '-' : `+${value}`;
 }
 

@@ -50,7 +50,7 @@ export function stepCondition(step: ParsedStep): string {
   return `(${parts.join(' AND ')})`;
 }
 
-/** A missing value as `-`, a present one as `+value` (funnel/facts.ts). */
+/** A missing value as `-`, a present one as `+value`, as `keyOf` (funnel/report.ts) keys it. */
 const present = (column: string) => `if(isNull(${column}), '-', concat('+', assumeNotNull(${column})))`;
 
 /** "How many of `values` are <= each of `thresholds`" (both sorted), one count per threshold. */

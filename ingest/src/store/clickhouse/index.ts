@@ -7,12 +7,13 @@ import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import type { LeadRecord, StageMove, StageMoveResult } from '../../leads/lead.js';
-import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
+import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import { rangeDays, reportFromAggregate, type FunnelReport } from '../../funnel/report.js';
 import { aggregateFromFacts, type CountedFact, type FactKind } from '../../funnel/facts.js';
 import { funnelFactsQuery } from './funnelSql.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
+import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
 
 export interface ClickHouseTarget {
   url: string;
@@ -34,7 +35,6 @@ export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
   };
 }
 
-type Row = Record<string, unknown>;
 
 function eventRow(e: StoredEvent, arrival: number): Row {
   const props = e.props ? Object.entries(e.props) : [];
@@ -91,25 +91,7 @@ function storedEventFromRow(site: string, row: Row): StoredEvent {
   };
 }
 
-function siteFromRow(row: Row): Site {
-  return {
-    domain: String(row.domain),
-    origins: JSON.parse(String(row.origins)) as string[],
-    allowedParams: JSON.parse(String(row.allowed_params)) as string[],
-    createdAt: Number(row.created_at),
-    retentionDays: row.retention_days === null || row.retention_days === undefined ? null : Number(row.retention_days),
-  };
-}
 
-function funnelFromRow(row: Row): StoredFunnel {
-  return {
-    site: String(row.site),
-    id: String(row.id),
-    definition: JSON.parse(String(row.definition)) as FunnelDefinition,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
 
 /** What the ClickHouse store does not do yet (issue 7): leads, with their scoring, stages and webhooks. */
 export class NotYetOnClickHouse extends Error {
@@ -258,12 +240,7 @@ export class ClickHouseStore implements Store {
       this.rows(SQL.eventStats(site, range)),
       this.rows(SQL.botStats(site, utcDay(range.fromMs), utcDay(range.toMs - 1))),
     ]);
-    return {
-      visitors: Number(e.visitors),
-      pageviews: Number(e.pageviews),
-      events: Number(e.events),
-      bots: Number(b.bots),
-    };
+    return statsFromRows(e, b);
   }
 
   async putFunnel(funnel: StoredFunnel): Promise<void> {

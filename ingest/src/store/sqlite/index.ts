@@ -7,12 +7,13 @@ import type { PropValue, StoredEvent } from '../../event.js';
 import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
-import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../../funnel/definition.js';
+import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import { FunnelIndex, toIndexedEvent, type IndexedEvent } from '../funnelIndex.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { utcDay } from '../../time.js';
 import { Checkpointer } from './checkpointer.js';
+import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
 import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange, type TrackedEvent } from '../../leads/tracker.js';
 import { cloneLead, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import { parseScoringRules, type ScoringRules } from '../../leads/scoring.js';
@@ -27,7 +28,6 @@ export interface SqliteOptions {
   synchronous?: 'NORMAL' | 'FULL';
 }
 
-type Row = Record<string, unknown>;
 
 function eventRow(e: StoredEvent): unknown[] {
   return [
@@ -38,15 +38,6 @@ function eventRow(e: StoredEvent): unknown[] {
   ];
 }
 
-function funnelFromRow(row: Row): StoredFunnel {
-  return {
-    site: String(row.site),
-    id: String(row.id),
-    definition: JSON.parse(String(row.definition)) as FunnelDefinition,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
 
 const funnelKey = (site: string, id: string) => `${site}\n${id}`;
 
@@ -94,15 +85,6 @@ function changeFromRow(row: Row): StageChange {
   };
 }
 
-function siteFromRow(row: Row): Site {
-  return {
-    domain: String(row.domain),
-    origins: JSON.parse(String(row.origins)) as string[],
-    allowedParams: JSON.parse(String(row.allowed_params)) as string[],
-    createdAt: Number(row.created_at),
-    retentionDays: row.retention_days === null || row.retention_days === undefined ? null : Number(row.retention_days),
-  };
-}
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -397,12 +379,7 @@ export class SqliteStore implements Store {
   async stats(site: string, range: TimeRange): Promise<Stats> {
     const e = this.statements.eventStats.get(site, range.fromMs, range.toMs) as Row;
     const b = this.statements.botStats.get(site, utcDay(range.fromMs), utcDay(range.toMs - 1)) as Row;
-    return {
-      visitors: Number(e.visitors),
-      pageviews: Number(e.pageviews),
-      events: Number(e.events),
-      bots: Number(b.bots),
-    };
+    return statsFromRows(e, b);
   }
 
   async putFunnel(funnel: StoredFunnel): Promise<void> {
