@@ -6,7 +6,12 @@ import type { StoredEvent } from '../../event.js';
 import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
-import type { LeadRecord, StageMove, StageMoveResult } from '../../leads/lead.js';
+import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
+import { orderOperations, replayLeads, type LeadHistory, type LeadOperation } from '../../leads/replay.js';
+import type { ScoringRules } from '../../leads/scoring.js';
+import { checkMove, type SalesStage } from '../../leads/stages.js';
+import type { WebhookConfig } from '../../leads/webhook.js';
+import { Lease } from './lease.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import { rangeDays, reportFromAggregate, type FunnelReport } from '../../funnel/report.js';
 import { aggregateFromFacts, type CountedFact, type FactKind } from '../../funnel/facts.js';
@@ -93,16 +98,6 @@ function storedEventFromRow(site: string, row: Row): StoredEvent {
 
 
 
-/** What the ClickHouse store does not do yet (issue 7): leads, with their scoring, stages and webhooks. */
-export class NotYetOnClickHouse extends Error {
-  /** Not a fault of the request, nor of the server: a feature this store lacks (501). */
-  readonly statusCode = 501;
-
-  constructor(feature: string) {
-    super(`${feature} ${feature.endsWith('s') ? 'are' : 'is'} not available on the ClickHouse store yet`);
-  }
-}
-
 /**
  * How long the first writer of a salt or setting waits before reading back which value holds:
  * long enough for a collector racing it to have inserted its own, so both read the same.
@@ -121,12 +116,27 @@ export interface ClickHouseOptions {
   eventsPerReportQuery?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Sites whose replayed leads a collector keeps (the most recently used). */
+const HISTORIES_KEPT = 8;
+
+/**
+ * How long a webhook delivery waits after what caused it: an event another collector had
+ * taken in just before, but not yet written, may still change what the replay derives.
+ */
+const DELIVERY_DELAY_MS = 1_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ClickHouseStore implements Store {
   /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
   private lastVersion = 0;
   private lastArrival = 0;
+  private readonly histories = new Map<string, { fingerprint: string; history: LeadHistory }>();
+  /** Deliveries given to the sender, until it settles them. */
+  private readonly handedOut = new Map<string, { site: string; lead: string; attempts: number }>();
+  private readonly senderLease = new Lease('webhook-sender', {
+    rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep,
+  }, SETTLE_MS);
 
   private constructor(
     private readonly client: ClickHouseClient,
@@ -303,33 +313,132 @@ export class ClickHouseStore implements Store {
     return reportFromAggregate(aggregate, funnel, { ...options, range: rangeDays(range) });
   }
 
-  async getLeadSettings(_site: string): Promise<LeadSettings> {
-    throw new NotYetOnClickHouse('lead settings');
+  async getLeadSettings(site: string): Promise<LeadSettings> {
+    const settings: LeadSettings = { scoring: null, webhook: null };
+    for (const row of await this.rows(SQL.currentLeadSettings(site))) {
+      const value = JSON.parse(String(row.value));
+      if (row.field === 'scoring') settings.scoring = value as ScoringRules | null;
+      if (row.field === 'webhook') settings.webhook = value as WebhookConfig | null;
+    }
+    return settings;
   }
 
-  async putLeadSettings(_site: string, _settings: Partial<LeadSettings>): Promise<void> {
-    throw new NotYetOnClickHouse('lead settings');
+  /** Logged, not applied: every replay from here on scores the site's leads under the new rules (as SQLite rescoring does). */
+  async putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void> {
+    // The webhook goes first, as on SQLite: new rules that make MQLs queue them to it.
+    const rows: Row[] = [];
+    for (const field of ['webhook', 'scoring'] as const) {
+      const value = settings[field];
+      if (value !== undefined) rows.push({ site, field, seq: this.nextArrival(), value: JSON.stringify(value) });
+    }
+    if (rows.length > 0) await this.insert('lead_settings', rows);
   }
 
-  async leads(_site: string): Promise<LeadRecord[]> {
-    throw new NotYetOnClickHouse('leads');
+  async leads(site: string): Promise<LeadRecord[]> {
+    return (await this.leadHistory(site)).leads.map(cloneLead);
   }
 
-  async leadEvents(_site: string, _lead: string, _limit: number): Promise<StoredEvent[]> {
-    throw new NotYetOnClickHouse('leads');
+  async leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]> {
+    const events = (await this.leadHistory(site)).eventsOf(lead);
+    return limit < 0 ? events : events.slice(0, limit);
   }
 
-  async moveLeadStage(_site: string, _lead: string, _move: StageMove): Promise<StageMoveResult> {
-    throw new NotYetOnClickHouse('leads');
+  /**
+   * Checked against the lead as replayed now, then logged; the replay after the write decides.
+   * Two moves of one lead racing through two collectors are ordered by their clocks, and the
+   * one that then no longer follows from the stage before it is refused (409), on both.
+   */
+  async moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult> {
+    const record = (await this.leadHistory(site)).leads.find((l) => l.lead === lead);
+    if (!record) return { ok: false, reason: 'unknown' };
+    const check = checkMove(record.stage, move.stage);
+    if (!check.ok) return { ok: false, reason: 'illegal', error: check.error, stage: record.stage };
+    if (!check.changed) return { ok: true, changed: false, record, change: null };
+    const id = randomUUID();
+    await this.insert('lead_moves', [{
+      site, lead, seq: this.nextArrival(), id, stage: move.stage, at: move.at, amount: move.amount ?? null, currency: move.currency ?? null,
+    }]);
+    await sleep(SETTLE_MS);
+    const result = (await this.leadHistory(site)).moves.get(id);
+    if (!result) throw new Error(`stage move ${id} was written but is not in the log`);
+    return result;
   }
 
-  /** Nothing can queue a webhook on this store yet, so nothing is ever due (the sender polls this). */
-  async dueWebhookDeliveries(_now: number, _limit: number): Promise<WebhookDelivery[]> {
-    return [];
+  /**
+   * Deliveries are derived from the replay; only the collector holding the sender lease gets
+   * any, so each is sent by one. A delivery waits DELIVERY_DELAY_MS after the operation that
+   * caused it, so that events other collectors were writing at that moment are in the replay.
+   */
+  async dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]> {
+    if (!(await this.senderLease.hold(now))) return [];
+    const horizon = (now - DELIVERY_DELAY_MS) * 1000;
+    const due: (WebhookDelivery & { lead: string; seq: number })[] = [];
+    for (const { site } of await this.rows(SQL.webhookSites)) {
+      const history = await this.leadHistory(String(site));
+      const attempts = new Map((await this.rows(SQL.latestAttempts(String(site)))).map((row) => [String(row.id), row]));
+      const blocked = new Set<string>();
+      for (const delivery of history.deliveries) {
+        const attempt = attempts.get(delivery.id);
+        if (delivery.dropped || attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(delivery.lead)) continue;
+        // A lead's deliveries go in order: the first one not yet done holds back the rest.
+        blocked.add(delivery.lead);
+        const createdAt = Math.floor(delivery.seq / 1000);
+        const nextAt = attempt ? Number(attempt.next_at) : createdAt;
+        if (delivery.seq > horizon || nextAt > now) continue;
+        due.push({
+          id: delivery.id, site: String(site), lead: delivery.lead, seq: delivery.seq, type: delivery.type, body: delivery.body,
+          attempts: attempt ? Number(attempt.attempts) : 0, nextAt, createdAt,
+        });
+      }
+    }
+    due.sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq);
+    return due.slice(0, limit).map(({ lead, seq: _, ...delivery }) => {
+      this.handedOut.set(delivery.id, { site: delivery.site, lead, attempts: delivery.attempts });
+      return delivery;
+    });
   }
 
-  async settleWebhookDelivery(_id: string, _outcome: DeliveryOutcome): Promise<void> {
-    throw new NotYetOnClickHouse('webhooks');
+  async settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void> {
+    const delivery = this.handedOut.get(id);
+    if (!delivery) throw new Error(`delivery ${id} was not handed out by this collector`);
+    this.handedOut.delete(id);
+    await this.insert('webhook_attempts', [{
+      site: delivery.site, lead: delivery.lead, id, seq: this.nextArrival(), status: outcome.status,
+      attempts: delivery.attempts + 1, next_at: outcome.status === 'retry' ? outcome.at : 0,
+      error: outcome.status === 'delivered' ? '' : outcome.error,
+    }]);
+  }
+
+  /** A site's leads replayed from its logs; kept while nothing in the logs changes. */
+  private async leadHistory(site: string): Promise<LeadHistory> {
+    const fingerprint = JSON.stringify(await this.rows(SQL.leadLogFingerprint(site)));
+    const cached = this.histories.get(site);
+    if (cached?.fingerprint === fingerprint) return cached.history;
+    const [events, moves, settings] = await Promise.all([
+      this.rows(SQL.leadEventLog(site)), this.rows(SQL.leadMoveLog(site)), this.rows(SQL.leadSettingsLog(site)),
+    ]);
+    const operations: LeadOperation[] = [
+      ...events.map((row): LeadOperation => ({ kind: 'event', seq: Number(row.seq), event: storedEventFromRow(site, row) })),
+      ...moves.map((row): LeadOperation => ({
+        kind: 'move', seq: Number(row.seq), id: String(row.id), lead: String(row.lead),
+        move: {
+          stage: String(row.stage) as SalesStage, at: Number(row.at),
+          ...(row.amount === null ? {} : { amount: Number(row.amount) }),
+          ...(row.currency === null ? {} : { currency: String(row.currency) }),
+        },
+      })),
+      ...settings.map((row): LeadOperation => {
+        const value = JSON.parse(String(row.value));
+        return row.field === 'scoring'
+          ? { kind: 'scoring', seq: Number(row.seq), rules: value as ScoringRules | null }
+          : { kind: 'webhook', seq: Number(row.seq), webhook: value as WebhookConfig | null };
+      }),
+    ];
+    const history = replayLeads(site, orderOperations(operations));
+    this.histories.delete(site);
+    this.histories.set(site, { fingerprint, history });
+    if (this.histories.size > HISTORIES_KEPT) this.histories.delete(this.histories.keys().next().value as string);
+    return history;
   }
 
   async dailySalt(day: string, candidate: string): Promise<string> {
@@ -364,13 +473,17 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * The lead's events and those of every visitor identified as it. (Leads themselves, their
-   * stages and webhooks, are not kept on this store yet: there is nothing else to erase.)
+   * The lead's events and those of every visitor identified as it, its stage moves and its
+   * webhook attempts: what is left replays to no lead at all.
    */
   async deleteLead(site: string, lead: string): Promise<number> {
     const visitors = (await this.rows(SQL.visitorsOfLead(site, lead))).map((row) => String(row.visitor));
-    const [found] = await this.rows(SQL.countLeadEvents(site, lead, visitors));
+    const [[found], [logged]] = await Promise.all([
+      this.rows(SQL.countLeadEvents(site, lead, visitors)), this.rows(SQL.countLeadRows(site, lead)),
+    ]);
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteLeadEvents(site, lead, visitors));
+    if (Number(logged.moves) > 0) await this.mutate('lead_moves', SQL.deleteLeadMoves(site, lead));
+    if (Number(logged.attempts) > 0) await this.mutate('webhook_attempts', SQL.deleteLeadAttempts(site, lead));
     return Number(found.n);
   }
 
@@ -402,6 +515,8 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
+    // The next collector to poll takes over sending at once, instead of after the lease's TTL.
+    await this.senderLease.release().catch(() => {});
     await this.client.close();
   }
 

@@ -169,6 +169,57 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     // unit's events in (ts, arrival) order, as SQLite reads them in (ts, rowid) order.
     `ALTER TABLE events ADD COLUMN arrival UInt64`,
   ],
+  [
+    // Leads are replayed from events and these logs (leads/replay.ts); `seq` is the arrival clock
+    // of the collector that wrote the row, so events, moves and settings merge in one order.
+    // A change of a site's scoring rules or webhook, as JSON ('null': removed; not a NULL,
+    // which argMax would skip).
+    `CREATE TABLE IF NOT EXISTS lead_settings (
+      site String,
+      field String,
+      seq UInt64,
+      value String
+    ) ENGINE = MergeTree()
+    ORDER BY (site, field, seq)`,
+
+    // The sales side's stage moves, as asked; the replay decides which ones took effect.
+    `CREATE TABLE IF NOT EXISTS lead_moves (
+      site String,
+      lead String,
+      seq UInt64,
+      id String,
+      stage String,
+      at Int64,
+      amount Nullable(Float64),
+      currency Nullable(String)
+    ) ENGINE = MergeTree()
+    ORDER BY (site, lead, seq)`,
+
+    // What became of each webhook delivery (the deliveries themselves are derived): one row per
+    // attempt, the latest (highest seq) holds. Written only by the collector holding the lease.
+    `CREATE TABLE IF NOT EXISTS webhook_attempts (
+      site String,
+      lead String,
+      id String,
+      seq UInt64,
+      status String,
+      attempts UInt32,
+      next_at Int64,
+      error String
+    ) ENGINE = MergeTree()
+    ORDER BY (site, id, seq)`,
+
+    // Who does a job that must run on one collector only (sending webhooks): per term, the first
+    // claimant holds it while it keeps renewing; renewals replace one another.
+    `CREATE TABLE IF NOT EXISTS leases (
+      name String,
+      term UInt64,
+      holder String,
+      claimed_at Int64,
+      renewed_at Int64
+    ) ENGINE = ReplacingMergeTree(renewed_at)
+    ORDER BY (name, term, holder)`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
@@ -252,3 +303,56 @@ export const pendingMutations = (database: string, table: string) => `SELECT cou
   WHERE database = ${str(database)} AND table = ${str(table)} AND is_done = 0`;
 
 export const getSetting = (key: string) => `SELECT min(value) AS value, count() AS n FROM settings WHERE key = ${str(key)}`;
+
+// ---- Leads (replayed in Node from these: leads/replay.ts)
+
+/** Visitors that ever named a lead: only their events can belong to one. */
+const leadVisitors = (site: string) => `SELECT DISTINCT visitor FROM events WHERE site = ${str(site)} AND isNotNull(lead)`;
+
+/**
+ * The events that can belong to a lead (those naming one, and every event of a visitor that
+ * named one), each once: the first copy to arrive, as SQLite keeps it. `seq` is its arrival.
+ */
+export const leadEventLog = (site: string) => {
+  const columns: EventColumn[] = [...EXPORTED_COLUMNS, 'client_ts'];
+  // Aliases differ from the columns: 18.16 would otherwise read the aggregate into WHERE.
+  return `SELECT seq, first_ts AS ts, ${columns.map((c) => `first_${c} AS ${c}`).join(', ')} FROM (
+      SELECT min(arrival) AS seq, argMin(ts, arrival) AS first_ts, ${columns.map((c) => `argMin(${c}, arrival) AS first_${c}`).join(', ')}
+      FROM events
+      WHERE site = ${str(site)} AND (isNotNull(lead) OR visitor IN (${leadVisitors(site)}))
+      GROUP BY client_ts, dedupe_key
+    )`;
+};
+
+export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
+  FROM lead_moves WHERE site = ${str(site)}`;
+export const leadSettingsLog = (site: string) => `SELECT seq, field, value FROM lead_settings WHERE site = ${str(site)}`;
+export const currentLeadSettings = (site: string) => `SELECT field, argMax(value, seq) AS value
+  FROM lead_settings WHERE site = ${str(site)} GROUP BY field`;
+
+/** Changes whenever anything a site's leads are replayed from changes (a new row, a deletion). */
+export const leadLogFingerprint = (site: string) => `SELECT
+    (SELECT count() FROM events WHERE site = ${str(site)}) AS events,
+    (SELECT sum(arrival) FROM events WHERE site = ${str(site)}) AS arrivals,
+    (SELECT count() FROM lead_moves WHERE site = ${str(site)}) AS moves,
+    (SELECT sum(seq) FROM lead_settings WHERE site = ${str(site)}) AS settings`;
+
+/** Sites that have ever had a webhook: the only ones that can have deliveries. */
+export const webhookSites = `SELECT DISTINCT site FROM lead_settings WHERE field = 'webhook'`;
+export const latestAttempts = (site: string) => `SELECT id, argMax(status, seq) AS status, argMax(attempts, seq) AS attempts,
+    argMax(next_at, seq) AS next_at
+  FROM webhook_attempts WHERE site = ${str(site)} GROUP BY id`;
+
+export const deleteLeadMoves = (site: string, lead: string) => `ALTER TABLE lead_moves DELETE
+  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
+export const deleteLeadAttempts = (site: string, lead: string) => `ALTER TABLE webhook_attempts DELETE
+  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
+export const countLeadRows = (site: string, lead: string) => `SELECT
+    (SELECT count() FROM lead_moves WHERE site = ${str(site)} AND lead = ${str(lead)}) AS moves,
+    (SELECT count() FROM webhook_attempts WHERE site = ${str(site)} AND lead = ${str(lead)}) AS attempts`;
+
+/** The claims and renewals of a lease's latest term. */
+export const leaseTerm = (name: string) => `SELECT term, holder, min(claimed_at) AS claimed_at, max(renewed_at) AS renewed_at
+  FROM leases
+  WHERE name = ${str(name)} AND term = (SELECT max(term) FROM leases WHERE name = ${str(name)})
+  GROUP BY term, holder`;
