@@ -8,7 +8,7 @@
 // attribution of its earliest event (first touch), so a journey identified at signup keeps
 // the source it started from.
 import type { StoredEvent } from '../event.js';
-import type { LeadEntry, LeadRecord, StageChange, StageMove, StageMoveResult } from './lead.js';
+import { cloneLead, type LeadEntry, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from './lead.js';
 import { addPoints, pointsFor, type ParsedScoringRules } from './scoring.js';
 import { checkMove } from './stages.js';
 
@@ -219,7 +219,8 @@ export class LeadTracker<R = unknown> {
       const at = Math.max(ts, record.score.at, record.stageAt);
       const change: StageChange = { stage: 'mql', from: 'lead', at, amount: null, currency: null, by: 'score' };
       this.applyChange(record, change);
-      update.changes.push({ record, change });
+      // As it is now: later events of the same batch must not change what its webhook says.
+      update.changes.push({ record: cloneLead(record), change });
     }
   }
 

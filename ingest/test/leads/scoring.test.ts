@@ -127,6 +127,8 @@ describe('LeadTracker scoring', () => {
     expect(t.get(SITE, 'L1')?.score.value).toBe(10);
     const second = feed(event(T0 + 2 * MIN, 'pageview'), event(T0 + 3 * MIN, 'add_to_cart'), event(T0 + 4 * MIN, 'deal_view'));
     expect(second.changes.map((c) => [c.change.stage, c.change.at, c.change.by])).toEqual([['mql', T0 + 3 * MIN, 'score']]);
+    // The change carries the lead as it was then (its webhook says 25), not after the batch's last event.
+    expect(second.changes[0].record.score.value).toBe(25);
     const record = t.get(SITE, 'L1')!;
     expect(record.stage).toBe('mql');
     expect(record.stageAt).toBe(T0 + 3 * MIN);

@@ -147,7 +147,12 @@ export class ClickHouseStore implements Store {
   /** Connects, creates the database if missing and migrates its schema. */
   static async open(databaseUrl: string, options: ClickHouseOptions = {}): Promise<ClickHouseStore> {
     const target = parseClickHouseUrl(databaseUrl);
-    const connection = { url: target.url, username: target.username, password: target.password };
+    const connection = {
+      url: target.url, username: target.username, password: target.password,
+      // A socket left idle past the server's keep-alive (3 s before 23.11) is closed by it; after
+      // a long event-loop stall, a lazy check would still send on it and get "socket hang up".
+      keep_alive: { idle_socket_ttl: 2000, eagerly_destroy_stale_sockets: true },
+    };
     const bootstrap = createClient(connection);
     try {
       await bootstrap.command({ query: SQL.createDatabase(target.database) });

@@ -1,0 +1,142 @@
+// Leads must not depend on the store: SQLite keeps them at ingest in memory, ClickHouse replays
+// them from the shared log. Random scripts of visits (anonymous starts, signups naming leads,
+// later visits, retried copies), stage moves and changes of scoring rules and webhook run on
+// both, in the same order; the leads, their timelines, every move's answer and the pending
+// webhook deliveries must be equal.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store, WebhookDelivery } from '../../src/store/types.js';
+import { openStore } from '../../src/store/open.js';
+import type { StoredEvent } from '../../src/event.js';
+import type { ScoringRules } from '../../src/leads/scoring.js';
+import type { StageMoveResult } from '../../src/leads/lead.js';
+import { SALES_STAGES, type SalesStage } from '../../src/leads/stages.js';
+import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { storedEvent } from './fixture.js';
+
+const skipClickHouse = canSkipClickHouse();
+let clickhouse: RunningClickHouse | null = null;
+let sqlite: Store;
+let ch: Store;
+
+beforeAll(async () => {
+  if (skipClickHouse) return;
+  clickhouse = await startClickHouse();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-lead-conformance-'));
+  sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);
+  ch = await openStore(clickhouse.databaseUrlFor('lead_conformance'));
+}, 60_000);
+
+afterAll(async () => {
+  await sqlite?.close();
+  await ch?.close();
+  await clickhouse?.stop();
+});
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 2, 2, 9);
+const LEADS = ['crm-1', 'crm-2', 'crm-3'];
+const RULES: (ScoringRules | null)[] = [
+  null,
+  { threshold: 20, rules: [{ points: 10, event: 'deal_view' }, { points: 15, event: 'add_to_cart' }, { points: 5, channel: 'Paid Search' }] },
+  {
+    threshold: 30, decay: { halfLifeDays: 1 },
+    rules: [{ points: 12, event: 'pageview', path: '/deals/*' }, { points: 20, keywords: ['spa'] }, { points: -5, event: 'purchase' }],
+  },
+];
+const WEBHOOK = { url: 'https://crm.example.com/hook', secret: 'a-long-enough-test-secret' };
+
+const eventArb = fc.record({
+  name: fc.constantFrom('pageview', 'deal_view', 'add_to_cart', 'signup', 'purchase'),
+  path: fc.constantFrom('/', '/deals/spa', '/deals/golf', '/cart'),
+  lead: fc.option(fc.constantFrom(...LEADS), { freq: 4 }),
+});
+const sessionArb = fc.record({
+  channel: fc.constantFrom('Direct', 'Paid Search', 'Email'),
+  campaign: fc.option(fc.constantFrom('spa-week', 'relaunch')),
+  term: fc.option(fc.constantFrom('chicago spa', 'golf')),
+  events: fc.array(eventArb, { minLength: 1, maxLength: 6 }),
+});
+/** Visitors, each with up to three visits; all within 2 hours, so no visit leaves SQLite's buffer. */
+const visitorsArb = fc.array(fc.array(sessionArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 5 });
+
+type Step =
+  | { kind: 'batch'; size: number; retry: boolean }
+  | { kind: 'move'; lead: string; stage: SalesStage; amount: boolean }
+  | { kind: 'scoring'; rules: number }
+  | { kind: 'webhook'; on: boolean };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('batch' as const), size: fc.integer({ min: 1, max: 8 }), retry: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('move' as const), lead: fc.constantFrom(...LEADS), stage: fc.constantFrom(...SALES_STAGES), amount: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('scoring' as const), rules: fc.integer({ min: 0, max: RULES.length - 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('webhook' as const), on: fc.boolean() }) },
+);
+
+type Visit = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
+
+function storedEvents(site: string, visitors: Visit[][]): StoredEvent[] {
+  const events = visitors.flatMap((sessions, v) => sessions.flatMap((session, s) => session.events.map((e, i) => {
+    const ts = T0 + s * 35 * MIN + i * 2 * MIN + v * 7_000;
+    return storedEvent({
+      site, ts, client_ts: ts, id: `e${v}-${s}-${i}`, visitor: `v${v}`, session: `v${v}-s${s}`, name: e.name, path: e.path,
+      url: `https://${site}${e.path}`, landing: session.events[0].path, lead: e.lead, channel: session.channel,
+      campaign: session.campaign, term: session.term, source: session.channel === 'Paid Search' ? 'google' : null,
+    });
+  })));
+  return events.sort((a, b) => a.ts - b.ts);
+}
+
+/** A move's answer without the record (compared on its own through `leads`). */
+const answer = (result: StageMoveResult) =>
+  result.ok ? { ok: true, changed: result.changed, stage: result.record.stage, change: result.change } : result;
+
+/** Of each lead, the delivery that is next (the others wait for it), for one site. */
+async function nextDeliveries(store: Store, site: string): Promise<Omit<WebhookDelivery, 'id' | 'nextAt' | 'createdAt'>[]> {
+  const due = await store.dueWebhookDeliveries(Date.now() + 3_600_000, 10_000);
+  return due.filter((d) => d.site === site).map(({ site: s, type, body, attempts }) => ({ site: s, type, body, attempts }))
+    .sort((a, b) => (a.body < b.body ? -1 : 1));
+}
+
+describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
+  let run = 0;
+
+  it('are equal for random visits, signups, stage moves and changes of rules and webhook', async () => {
+    await fc.assert(
+      fc.asyncProperty(visitorsArb, fc.integer({ min: 0, max: RULES.length - 1 }), fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (visitors, rules, webhook, steps) => {
+        const site = `leads${++run}.example.com`;
+        for (const store of [sqlite, ch]) await store.putLeadSettings(site, { scoring: RULES[rules], ...(webhook ? { webhook: WEBHOOK } : {}) });
+        const events = storedEvents(site, visitors);
+        let written = 0;
+        let clock = T0 + 3 * 3_600_000;
+        // The rest of the events arrive after the script.
+        for (const step of [...steps, { kind: 'batch', size: events.length, retry: false } as const]) {
+          if (step.kind === 'batch') {
+            const batch = events.slice(written, written + step.size);
+            // A retried copy of an earlier event, stored at its later arrival: the first copy counts.
+            if (step.retry && written > 0) batch.push({ ...events[written - 1], ts: events[written - 1].ts + 5_000 });
+            written = Math.min(events.length, written + step.size);
+            for (const store of [sqlite, ch]) await store.write({ events: batch, bots: [] });
+          } else if (step.kind === 'move') {
+            const move = { stage: step.stage, at: (clock += MIN), ...(step.stage === 'won' && step.amount ? { amount: 490, currency: 'USD' } : {}) };
+            const expected = answer(await sqlite.moveLeadStage(site, step.lead, move));
+            expect(answer(await ch.moveLeadStage(site, step.lead, move))).toEqual(expected);
+          } else {
+            const settings = step.kind === 'scoring' ? { scoring: RULES[step.rules] } : { webhook: step.on ? WEBHOOK : null };
+            for (const store of [sqlite, ch]) await store.putLeadSettings(site, settings);
+          }
+        }
+        const expected = await sqlite.leads(site);
+        const byLead = (a: { lead: string }, b: { lead: string }) => (a.lead < b.lead ? -1 : 1);
+        expect((await ch.leads(site)).sort(byLead)).toEqual(expected.sort(byLead));
+        for (const { lead } of expected) expect(await ch.leadEvents(site, lead, 1000)).toEqual(await sqlite.leadEvents(site, lead, 1000));
+        expect(await ch.getLeadSettings(site)).toEqual(await sqlite.getLeadSettings(site));
+        expect(await nextDeliveries(ch, site)).toEqual(await nextDeliveries(sqlite, site));
+      }),
+      { numRuns: 25 },
+    );
+  }, 300_000);
+});
