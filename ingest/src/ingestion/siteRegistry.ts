@@ -16,13 +16,14 @@ export class SiteRegistry {
   }
 
   /**
-   * The site, re-reading the store on a miss (at most once a second, so a flood of events for
-   * unknown sites costs no more than that): a site just added through another collector works
-   * at once.
+   * The site, re-reading the store on a miss unless it was read less than `maxAgeMs` ago (once a
+   * second by default, so a flood of events for unknown sites costs no more than that; the
+   * management API, behind its token, passes 0): a site just added through another collector
+   * works at once.
    */
-  async find(domain: string): Promise<Site | undefined> {
+  async find(domain: string, maxAgeMs = 1000): Promise<Site | undefined> {
     const site = this.sites.get(domain);
-    if (site || Date.now() - this.loadedAt < 1000) return site;
+    if (site || Date.now() - this.loadedAt < maxAgeMs) return site;
     await this.load();
     return this.sites.get(domain);
   }

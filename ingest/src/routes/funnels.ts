@@ -29,7 +29,7 @@ export const funnelRoutes: FastifyPluginAsync = async (app) => {
   // Every route here is about one site; an unknown one is a 404 before anything else.
   app.addHook('preHandler', async (request, reply) => {
     const { site } = request.params as Partial<SiteParams>;
-    if (site !== undefined && !app.sites.get(site)) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
+    if (site !== undefined && !(await app.sites.find(site, 0))) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
   });
 
   app.get<{ Params: SiteParams }>('/api/sites/:site/funnels', async (request) =>

@@ -96,7 +96,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
 
   app.addHook('preHandler', async (request, reply) => {
     const { site } = request.params as Partial<SiteParams>;
-    if (site !== undefined && !app.sites.get(site)) return refuse(reply, 404, `no site ${site}`, 'site');
+    if (site !== undefined && !(await app.sites.find(site, 0))) return refuse(reply, 404, `no site ${site}`, 'site');
   });
 
   const rulesOf = async (site: string) => {

@@ -9,7 +9,7 @@ type SiteParams = { site: string };
 export const privacyRoutes: FastifyPluginAsync = async (app) => {
   app.addHook('preHandler', async (request, reply) => {
     const { site } = request.params as Partial<SiteParams>;
-    if (site !== undefined && !app.sites.get(site)) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
+    if (site !== undefined && !(await app.sites.find(site, 0))) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
   });
 
   app.delete<{ Params: SiteParams & { visitor: string } }>('/api/sites/:site/visitors/:visitor', async (request) => ({

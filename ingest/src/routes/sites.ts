@@ -82,7 +82,7 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get<{ Params: { site: string } }>('/api/sites/:site', { schema: { response: { 200: siteReply } } }, async (request, reply) => {
-    const site = app.sites.get(request.params.site);
+    const site = await app.sites.find(request.params.site, 0);
     if (!site) return reply.code(404).send({ error: 'no such site', field: 'site' });
     return present(site);
   });
@@ -90,7 +90,7 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
   app.patch<{ Params: { site: string }; Body: SiteBody }>('/api/sites/:site', {
     schema: { body: siteBody, response: { 200: siteReply } },
   }, async (request, reply) => {
-    const site = app.sites.get(request.params.site);
+    const site = await app.sites.find(request.params.site, 0);
     if (!site) return reply.code(404).send({ error: 'no such site', field: 'site' });
     const origins = request.body.origins ?? site.origins;
     const bad = invalidOrigin(origins);

@@ -35,7 +35,7 @@ export const statsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
   }, async (request, reply) => {
-    if (!app.sites.get(request.params.site)) return reply.code(404).send({ error: 'no such site', field: 'site' });
+    if (!(await app.sites.find(request.params.site, 0))) return reply.code(404).send({ error: 'no such site', field: 'site' });
     const range = parseDateRange(request.query);
     if ('error' in range) return reply.code(400).send(range);
     return app.store.stats(request.params.site, range);

@@ -3,10 +3,9 @@
 // and a receiving server verifies every webhook's signature (and sees a retry after a 500).
 // The same story runs on both stores: SQLite keeps leads at ingest, ClickHouse replays them.
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type RunningCollector } from '../../../test-support/collector.js';
+import { startWebhookReceiver as startReceiver, waitFor, type ReceivedWebhook } from '../../../test-support/webhookReceiver.js';
 import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
 import type { Config } from '../../src/config.js';
 import { utcDay } from '../../src/time.js';
@@ -24,42 +23,8 @@ const SCORING = {
   ],
 };
 
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: Record<string, any>;
-}
-
-/** A CRM's webhook endpoint: records what it gets, answers with the statuses queued (then 200). */
-async function startReceiver() {
-  const received: Received[] = [];
-  const statuses: number[] = [];
-  const server = http.createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => (body += chunk));
-    request.on('end', () => {
-      received.push({ headers: request.headers, body, json: JSON.parse(body) });
-      response.statusCode = statuses.shift() ?? 200;
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/funnelbeam`;
-  return { received, statuses, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-const verified = (r: Received) =>
+const verified = (r: ReceivedWebhook) =>
   r.headers['x-funnelbeam-signature'] === `sha256=${createHmac('sha256', SECRET).update(r.body).digest('hex')}`;
-
-async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 let clickhouse: RunningClickHouse | null = null;
 const skipClickHouse = canSkipClickHouse();

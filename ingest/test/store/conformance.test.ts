@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
 import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
 import { startCollector, type RunningCollector } from '../../../test-support/collector.js';
+import { startWebhookReceiver, waitFor } from '../../../test-support/webhookReceiver.js';
 import { BATCHES, D0, D1, EXPECTED_STATS, OTHER, SITE } from './fixture.js';
 
 interface Engine {
@@ -262,6 +263,61 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
     }
     expect((await b.admin(`/api/sites/${SITE}/funnels/pages`, { method: 'DELETE' })).status).toBe(204);
   });
+
+  it('share leads: one lead\'s events and moves through both, each webhook sent once, racing moves settled alike', async () => {
+    const receiver = await startWebhookReceiver();
+    const hooks = { webhooks: { allowPrivateAddresses: true, retryBaseMs: 100, pollMs: 25 } };
+    const databaseUrl = clickhouse!.databaseUrlFor('two_collectors_leads');
+    const [x, y] = [await startCollector({ databaseUrl, ...hooks }), await startCollector({ databaseUrl, ...hooks })];
+    try {
+      const site = 'leads.example.com';
+      expect((await x.admin('/api/sites', { body: { domain: site, origins: [`https://${site}`] } })).status).toBe(201);
+      expect((await x.admin(`/api/sites/${site}/scoring`, { method: 'PUT', body: { threshold: 20, rules: [{ points: 10, event: 'deal_view' }] } })).status).toBe(200);
+      expect((await y.admin(`/api/sites/${site}/webhook`, { method: 'PUT', body: { url: receiver.url, secret: 'a-long-enough-test-secret' } })).status).toBe(200);
+      const T = Date.now() - 600_000;
+      const leads = ['crm-1', 'crm-2', 'crm-3', 'crm-4'];
+      // Each lead: an anonymous page through x; then, all at once, the signup through y and two
+      // deal views through either (MQL at the second).
+      const pages = await Promise.all(leads.map((lead, k) =>
+        post(x, { site, name: 'pageview', url: `https://${site}/?utm_source=google&utm_medium=cpc`, id: `${lead}-0`, ts: T + k, visitor: `v${k}`, session: `s${k}` })));
+      expect(pages.map((r) => r.status)).toEqual(pages.map(() => 202));
+      const replies = await Promise.all(leads.flatMap((lead, k) => [
+        post(y, { site, name: 'signup', url: `https://${site}/`, id: `${lead}-1`, ts: T + 60_000 + k, visitor: `v${k}`, session: `s${k}`, lead }),
+        post(k % 2 ? x : y, { site, name: 'deal_view', url: `https://${site}/d`, id: `${lead}-2`, ts: T + 120_000 + k, visitor: `v${k}`, session: `s${k}` }),
+        post(k % 2 ? y : x, { site, name: 'deal_view', url: `https://${site}/d`, id: `${lead}-3`, ts: T + 180_000 + k, visitor: `v${k}`, session: `s${k}` }),
+      ]));
+      expect(replies.map((r) => r.status)).toEqual(replies.map(() => 202));
+      const listed = async (c: RunningCollector) => ((await (await c.admin(`/api/sites/${site}/leads`)).json()) as { leads: { lead: string; stage: string; source: { channel: string } }[] }).leads
+        .map((l) => [l.lead, l.stage, l.source.channel]).sort();
+      expect(await listed(x)).toEqual(leads.map((lead) => [lead, 'mql', 'Paid Search']));
+      expect(await listed(y)).toEqual(await listed(x));
+
+      const move = (c: RunningCollector, lead: string, body: unknown) => c.admin(`/api/sites/${site}/leads/${lead}/stage`, { body });
+      // The same move through both at once: both succeed, one of them changes the stage.
+      const same = await Promise.all([move(x, 'crm-1', { stage: 'sal' }), move(y, 'crm-1', { stage: 'sal' })]);
+      expect(same.map((r) => r.status)).toEqual([200, 200]);
+      expect((await Promise.all(same.map((r) => r.json() as Promise<{ changed: boolean }>))).map((b) => b.changed).sort()).toEqual([false, true]);
+      // Conflicting moves at once: the first in the shared log holds; the other is refused by both.
+      for (const stage of ['sal', 'sql']) expect((await move(y, 'crm-2', { stage })).status).toBe(200);
+      const race = await Promise.all([move(x, 'crm-2', { stage: 'won', amount: 490, currency: 'USD' }), move(y, 'crm-2', { stage: 'lost' })]);
+      expect(race.map((r) => r.status).sort()).toEqual([200, 409]);
+      const closed = race[0].status === 200 ? 'won' : 'lost';
+      for (const c of [x, y]) expect(((await (await c.admin(`/api/sites/${site}/leads/crm-2`)).json()) as { stage: string }).stage).toBe(closed);
+
+      // 4 MQLs, then crm-1 → sal and crm-2 → sal, sql and won/lost: 8 deliveries, each arriving once.
+      await waitFor(() => receiver.received.length >= 8, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const ids = receiver.received.map((r) => String(r.headers['x-funnelbeam-delivery']));
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(receiver.received.map((r) => `${r.json.lead}:${r.json.stage}`).sort()).toEqual([
+        'crm-1:mql', 'crm-1:sal', `crm-2:${closed}`, 'crm-2:mql', 'crm-2:sal', 'crm-2:sql', 'crm-3:mql', 'crm-4:mql',
+      ].sort());
+    } finally {
+      await x.close();
+      await y.close();
+      await receiver.close();
+    }
+  }, 60_000);
 
   it('shares funnels: saved through one collector, listed and deleted through the other', async () => {
     const definition = { name: 'Signup', window: '7d', steps: [{ name: 'Landing', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }] };
