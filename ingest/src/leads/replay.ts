@@ -8,15 +8,14 @@
 // give the same leads, stages and webhooks. Webhook deliveries come out with ids that depend
 // only on the operation that caused them: every replay, on any collector, names them alike.
 import { createHash } from 'node:crypto';
-import type { StoredEvent } from '../event.js';
 import type { LeadRecord, StageMove, StageMoveResult } from './lead.js';
 import { cloneLead } from './lead.js';
 import { parseScoringRules, type ScoringRules } from './scoring.js';
-import { LeadTracker, type LeadUpdate, type NewStageChange } from './tracker.js';
+import { LeadTracker, type LeadUpdate, type NewStageChange, type TrackedEvent } from './tracker.js';
 import { webhookPayload, type WebhookConfig } from './webhook.js';
 
-export type LeadOperation =
-  | { kind: 'event'; seq: number; event: StoredEvent }
+export type LeadOperation<E extends TrackedEvent = TrackedEvent> =
+  | { kind: 'event'; seq: number; event: E }
   | { kind: 'move'; seq: number; id: string; lead: string; move: StageMove }
   | { kind: 'scoring'; seq: number; rules: ScoringRules | null }
   | { kind: 'webhook'; seq: number; webhook: WebhookConfig | null };
@@ -33,20 +32,10 @@ export interface DerivedDelivery {
   dropped: boolean;
 }
 
-export interface LeadHistory {
-  /** Every lead of the site, by id. */
-  leads: LeadRecord[];
-  /** A lead's events (the joined anonymous ones included) in (ts, arrival) order. */
-  eventsOf(lead: string): StoredEvent[];
-  /** What each stage move did, by move id (a move that lost a race to another is refused here). */
-  moves: Map<string, StageMoveResult>;
-  deliveries: DerivedDelivery[];
-}
-
 const KIND_ORDER = { webhook: 0, scoring: 1, move: 2, event: 3 } as const;
 
 /** Operations of one site in the order they took effect (ties: settings, moves, then events). */
-export function orderOperations(operations: LeadOperation[]): LeadOperation[] {
+export function orderOperations<E extends TrackedEvent>(operations: LeadOperation<E>[]): LeadOperation<E>[] {
   return [...operations].sort((a, b) => a.seq - b.seq || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
 }
 
@@ -62,66 +51,97 @@ function parsedRules(rules: ScoringRules) {
   return result.rules;
 }
 
-/** Replays one site's operations (in `orderOperations` order) into its leads. */
-export function replayLeads(site: string, operations: readonly LeadOperation[]): LeadHistory {
-  const tracker = new LeadTracker<number>();
-  const events: StoredEvent[] = [];
-  const arrivals: number[] = [];
-  const refsOf = new Map<string, number[]>();
-  const moves = new Map<string, StageMoveResult>();
-  const deliveries: DerivedDelivery[] = [];
-  let webhook = false;
+/**
+ * One site's leads, replayed an operation at a time (in `orderOperations` order). Operations
+ * later than all applied so far can be added to a replay at any time: a stage move just
+ * written needs no replay from the start.
+ */
+export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
+  private readonly tracker = new LeadTracker<number>();
+  private readonly events: E[] = [];
+  private readonly arrivals: number[] = [];
+  private readonly refsOf = new Map<string, number[]>();
+  private readonly moveResults = new Map<string, StageMoveResult>();
+  readonly deliveries: DerivedDelivery[] = [];
+  private webhook = false;
+  /** The seq of the last operation applied. */
+  lastSeq = -Infinity;
 
-  const queue = (seq: number, { record, change }: NewStageChange) => {
-    if (!webhook) return;
-    const payload = webhookPayload(record, change, tracker.rulesOf(site));
-    deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, dropped: false });
-  };
-  const remember = (update: LeadUpdate<number>) => {
-    for (const { lead, ref } of update.events) {
-      const refs = refsOf.get(lead) ?? [];
-      refs.push(ref);
-      refsOf.set(lead, refs);
-    }
-  };
-  const byTimeThenArrival = (a: number, b: number) => events[a].ts - events[b].ts || arrivals[a] - arrivals[b];
-  const sortedRefs = (lead: string) => [...(refsOf.get(lead) ?? [])].sort(byTimeThenArrival);
+  constructor(private readonly site: string) {}
 
-  for (const operation of operations) {
+  apply(operation: LeadOperation<E>): void {
+    this.lastSeq = Math.max(this.lastSeq, operation.seq);
+    const { tracker, site } = this;
     switch (operation.kind) {
       case 'event': {
-        const ref = events.push(operation.event) - 1;
-        arrivals.push(operation.seq);
+        const ref = this.events.push(operation.event) - 1;
+        this.arrivals.push(operation.seq);
         const update = tracker.observe([{ event: operation.event, ref }]);
-        remember(update);
-        for (const change of update.changes) queue(operation.seq, change);
+        this.remember(update);
+        for (const change of update.changes) this.queue(operation.seq, change);
         break;
       }
       case 'move': {
         const result = tracker.move(site, operation.lead, operation.move);
-        moves.set(operation.id, result.ok ? { ...result, record: cloneLead(result.record), change: result.change && { ...result.change } } : result);
-        if (result.ok && result.change) queue(operation.seq, { record: result.record, change: result.change });
+        this.moveResults.set(operation.id, result.ok ? { ...result, record: cloneLead(result.record), change: result.change && { ...result.change } } : result);
+        if (result.ok && result.change) this.queue(operation.seq, { record: result.record, change: result.change });
         break;
       }
       case 'webhook':
-        webhook = operation.webhook !== null;
+        this.webhook = operation.webhook !== null;
         // Removing the webhook drops what it had not delivered yet.
-        if (!webhook) for (const delivery of deliveries) delivery.dropped = true;
+        if (!this.webhook) for (const delivery of this.deliveries) delivery.dropped = true;
         break;
       case 'scoring':
         tracker.setRules(site, operation.rules === null ? null : parsedRules(operation.rules));
         for (const record of tracker.leadsOf(site)) {
-          const change = tracker.rescore(site, record.lead, sortedRefs(record.lead).map((ref) => events[ref]));
-          if (change) queue(operation.seq, change);
+          const change = tracker.rescore(site, record.lead, this.eventsOf(record.lead));
+          if (change) this.queue(operation.seq, change);
         }
         break;
     }
   }
 
-  return {
-    leads: tracker.leadsOf(site).map(cloneLead).sort((a, b) => (a.lead < b.lead ? -1 : a.lead > b.lead ? 1 : 0)),
-    eventsOf: (lead) => sortedRefs(lead).map((ref) => events[ref]),
-    moves,
-    deliveries,
-  };
+  /** Every lead of the site, by id (copies). */
+  leads(): LeadRecord[] {
+    return this.tracker.leadsOf(this.site).map(cloneLead).sort((a, b) => (a.lead < b.lead ? -1 : a.lead > b.lead ? 1 : 0));
+  }
+
+  lead(lead: string): LeadRecord | null {
+    const record = this.tracker.get(this.site, lead);
+    return record && cloneLead(record);
+  }
+
+  /** A lead's events (the joined anonymous ones included) in (ts, arrival) order. */
+  eventsOf(lead: string): E[] {
+    const refs = [...(this.refsOf.get(lead) ?? [])];
+    refs.sort((a, b) => this.events[a].ts - this.events[b].ts || this.arrivals[a] - this.arrivals[b]);
+    return refs.map((ref) => this.events[ref]);
+  }
+
+  /** What a stage move did (a move that lost a race to another is refused here). */
+  moveResult(id: string): StageMoveResult | undefined {
+    return this.moveResults.get(id);
+  }
+
+  private queue(seq: number, { record, change }: NewStageChange): void {
+    if (!this.webhook) return;
+    const payload = webhookPayload(record, change, this.tracker.rulesOf(this.site));
+    this.deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, dropped: false });
+  }
+
+  private remember(update: LeadUpdate<number>): void {
+    for (const { lead, ref } of update.events) {
+      const refs = this.refsOf.get(lead);
+      if (refs) refs.push(ref);
+      else this.refsOf.set(lead, [ref]);
+    }
+  }
+}
+
+/** Replays one site's operations (in `orderOperations` order) into its leads. */
+export function replayLeads<E extends TrackedEvent>(site: string, operations: readonly LeadOperation<E>[]): LeadReplay<E> {
+  const replay = new LeadReplay<E>(site);
+  for (const operation of operations) replay.apply(operation);
+  return replay;
 }

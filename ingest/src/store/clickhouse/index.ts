@@ -7,7 +7,8 @@ import type {
   DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
-import { orderOperations, replayLeads, type LeadHistory, type LeadOperation } from '../../leads/replay.js';
+import { LeadReplay, orderOperations, replayLeads, type LeadOperation } from '../../leads/replay.js';
+import type { TrackedEvent } from '../../leads/tracker.js';
 import type { ScoringRules } from '../../leads/scoring.js';
 import { checkMove, type SalesStage } from '../../leads/stages.js';
 import type { WebhookConfig } from '../../leads/webhook.js';
@@ -117,7 +118,34 @@ export interface ClickHouseOptions {
 }
 
 /** Sites whose replayed leads a collector keeps (the most recently used). */
-const HISTORIES_KEPT = 8;
+const REPLAYS_KEPT = 8;
+
+/** What the lead replay reads of an event, with the key that finds the whole event again. */
+type ReplayedEvent = TrackedEvent & { client_ts: number; dedupe_key: string };
+
+interface CachedReplay {
+  eventsPrint: string;
+  logPrint: string;
+  replay: LeadReplay<ReplayedEvent>;
+  /** The moves and settings applied (logKey). */
+  applied: Set<string>;
+}
+
+const logKey = (operation: LeadOperation<ReplayedEvent>) =>
+  operation.kind === 'move' ? `move ${operation.id}` : `${operation.kind} ${operation.seq}`;
+
+const nullableString = (value: unknown) => (value === null ? null : String(value));
+
+function replayedEventFromRow(site: string, row: Row): ReplayedEvent {
+  return {
+    site, ts: Number(row.ts), client_ts: Number(row.client_ts), dedupe_key: String(row.dedupe_key),
+    name: String(row.name), path: String(row.path),
+    props: row.props === null ? null : (JSON.parse(String(row.props)) as StoredEvent['props']),
+    channel: String(row.channel), source: nullableString(row.source), medium: nullableString(row.medium),
+    campaign: nullableString(row.campaign), term: nullableString(row.term), landing: String(row.landing),
+    visitor: String(row.visitor), session: String(row.session), lead: nullableString(row.lead),
+  };
+}
 
 /**
  * How long a webhook delivery waits after what caused it: an event another collector had
@@ -131,7 +159,8 @@ export class ClickHouseStore implements Store {
   /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
   private lastVersion = 0;
   private lastArrival = 0;
-  private readonly histories = new Map<string, { fingerprint: string; history: LeadHistory }>();
+  private readonly replays = new Map<string, CachedReplay>();
+  private readonly replaying = new Map<string, Promise<LeadReplay<ReplayedEvent>>>();
   /** Deliveries given to the sender, until it settles them. */
   private readonly handedOut = new Map<string, { site: string; lead: string; attempts: number }>();
   private readonly senderLease = new Lease('webhook-sender', {
@@ -340,12 +369,21 @@ export class ClickHouseStore implements Store {
   }
 
   async leads(site: string): Promise<LeadRecord[]> {
-    return (await this.leadHistory(site)).leads.map(cloneLead);
+    return (await this.leadReplay(site)).leads();
   }
 
+  /** The replay knows which events are the lead's; their other fields are read by key. */
   async leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]> {
-    const events = (await this.leadHistory(site)).eventsOf(lead);
-    return limit < 0 ? events : events.slice(0, limit);
+    const keyOf = (e: { client_ts: number; dedupe_key: string }) => `${e.client_ts}\n${e.dedupe_key}`;
+    const wanted = (await this.leadReplay(site)).eventsOf(lead);
+    const events = limit < 0 ? wanted : wanted.slice(0, limit);
+    if (events.length === 0) return [];
+    const rows = await this.rows(SQL.eventsByKey(site, events.map((e) => ({ clientTs: e.client_ts, dedupeKey: e.dedupe_key }))));
+    const byKey = new Map(rows.map((row) => [keyOf({ client_ts: Number(row.client_ts), dedupe_key: String(row.dedupe_key) }), row]));
+    return events.flatMap((e) => {
+      const row = byKey.get(keyOf(e));
+      return row ? [storedEventFromRow(site, row)] : [];
+    });
   }
 
   /**
@@ -354,7 +392,7 @@ export class ClickHouseStore implements Store {
    * one that then no longer follows from the stage before it is refused (409), on both.
    */
   async moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult> {
-    const record = (await this.leadHistory(site)).leads.find((l) => l.lead === lead);
+    const record = (await this.leadReplay(site)).lead(lead);
     if (!record) return { ok: false, reason: 'unknown' };
     const check = checkMove(record.stage, move.stage);
     if (!check.ok) return { ok: false, reason: 'illegal', error: check.error, stage: record.stage };
@@ -364,7 +402,7 @@ export class ClickHouseStore implements Store {
       site, lead, seq: this.nextArrival(), id, stage: move.stage, at: move.at, amount: move.amount ?? null, currency: move.currency ?? null,
     }]);
     await sleep(SETTLE_MS);
-    const result = (await this.leadHistory(site)).moves.get(id);
+    const result = (await this.leadReplay(site)).moveResult(id);
     if (!result) throw new Error(`stage move ${id} was written but is not in the log`);
     return result;
   }
@@ -379,7 +417,7 @@ export class ClickHouseStore implements Store {
     const horizon = (now - DELIVERY_DELAY_MS) * 1000;
     const due: (WebhookDelivery & { lead: string; seq: number })[] = [];
     for (const { site } of await this.rows(SQL.webhookSites)) {
-      const history = await this.leadHistory(String(site));
+      const history = await this.leadReplay(String(site));
       const attempts = new Map((await this.rows(SQL.latestAttempts(String(site)))).map((row) => [String(row.id), row]));
       const blocked = new Set<string>();
       for (const delivery of history.deliveries) {
@@ -414,17 +452,48 @@ export class ClickHouseStore implements Store {
     }]);
   }
 
-  /** A site's leads replayed from its logs; kept while nothing in the logs changes. */
-  private async leadHistory(site: string): Promise<LeadHistory> {
-    const fingerprint = JSON.stringify(await this.rows(SQL.leadLogFingerprint(site)));
-    const cached = this.histories.get(site);
-    if (cached?.fingerprint === fingerprint) return cached.history;
-    const [events, moves, settings] = await Promise.all([
-      this.rows(SQL.leadEventLog(site)), this.rows(SQL.leadMoveLog(site)), this.rows(SQL.leadSettingsLog(site)),
-    ]);
-    const operations: LeadOperation[] = [
-      ...events.map((row): LeadOperation => ({ kind: 'event', seq: Number(row.seq), event: storedEventFromRow(site, row) })),
-      ...moves.map((row): LeadOperation => ({
+  /**
+   * A site's leads replayed from its logs, kept while nothing in them changes. When only moves
+   * and settings were added, and all after what the replay has seen (a move just made), they
+   * are applied to the kept replay instead of reading and replaying every event again.
+   */
+  private leadReplay(site: string): Promise<LeadReplay<ReplayedEvent>> {
+    // One at a time per site: two callers must not both add the same moves to the kept replay.
+    const next = (this.replaying.get(site) ?? Promise.resolve()).catch(() => undefined).then(() => this.refreshReplay(site));
+    this.replaying.set(site, next);
+    void next.finally(() => { if (this.replaying.get(site) === next) this.replaying.delete(site); }).catch(() => undefined);
+    return next;
+  }
+
+  private async refreshReplay(site: string): Promise<LeadReplay<ReplayedEvent>> {
+    const [print] = await this.rows(SQL.leadLogFingerprint(site));
+    const eventsPrint = `${print.events}/${print.arrivals}`;
+    const logPrint = `${print.moves}/${print.move_seqs}/${print.settings}`;
+    const cached = this.replays.get(site);
+    if (cached?.eventsPrint === eventsPrint && cached.logPrint === logPrint) return cached.replay;
+    const log = await this.leadLog(site);
+    let replay: LeadReplay<ReplayedEvent>;
+    const added = cached?.eventsPrint === eventsPrint ? log.filter((op) => !cached.applied.has(logKey(op))) : null;
+    if (cached && added && added.every((op) => op.seq > cached.replay.lastSeq)) {
+      replay = cached.replay;
+      for (const operation of orderOperations(added)) replay.apply(operation);
+    } else {
+      const events = (await this.rows(SQL.leadEventLog(site))).map((row): LeadOperation<ReplayedEvent> => ({
+        kind: 'event', seq: Number(row.seq), event: replayedEventFromRow(site, row),
+      }));
+      replay = replayLeads(site, orderOperations([...events, ...log]));
+    }
+    this.replays.delete(site);
+    this.replays.set(site, { eventsPrint, logPrint, replay, applied: new Set(log.map(logKey)) });
+    if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as string);
+    return replay;
+  }
+
+  /** A site's stage moves and changes of lead settings. */
+  private async leadLog(site: string): Promise<LeadOperation<ReplayedEvent>[]> {
+    const [moves, settings] = await Promise.all([this.rows(SQL.leadMoveLog(site)), this.rows(SQL.leadSettingsLog(site))]);
+    return [
+      ...moves.map((row): LeadOperation<ReplayedEvent> => ({
         kind: 'move', seq: Number(row.seq), id: String(row.id), lead: String(row.lead),
         move: {
           stage: String(row.stage) as SalesStage, at: Number(row.at),
@@ -432,18 +501,13 @@ export class ClickHouseStore implements Store {
           ...(row.currency === null ? {} : { currency: String(row.currency) }),
         },
       })),
-      ...settings.map((row): LeadOperation => {
+      ...settings.map((row): LeadOperation<ReplayedEvent> => {
         const value = JSON.parse(String(row.value));
         return row.field === 'scoring'
           ? { kind: 'scoring', seq: Number(row.seq), rules: value as ScoringRules | null }
           : { kind: 'webhook', seq: Number(row.seq), webhook: value as WebhookConfig | null };
       }),
     ];
-    const history = replayLeads(site, orderOperations(operations));
-    this.histories.delete(site);
-    this.histories.set(site, { fingerprint, history });
-    if (this.histories.size > HISTORIES_KEPT) this.histories.delete(this.histories.keys().next().value as string);
-    return history;
   }
 
   async dailySalt(day: string, candidate: string): Promise<string> {

@@ -309,20 +309,30 @@ export const getSetting = (key: string) => `SELECT min(value) AS value, count() 
 /** Visitors that ever named a lead: only their events can belong to one. */
 const leadVisitors = (site: string) => `SELECT DISTINCT visitor FROM events WHERE site = ${str(site)} AND isNotNull(lead)`;
 
-/**
- * The events that can belong to a lead (those naming one, and every event of a visitor that
- * named one), each once: the first copy to arrive, as SQLite keeps it. `seq` is its arrival.
- */
-export const leadEventLog = (site: string) => {
-  const columns: EventColumn[] = [...EXPORTED_COLUMNS, 'client_ts'];
-  // Aliases differ from the columns: 18.16 would otherwise read the aggregate into WHERE.
-  return `SELECT seq, first_ts AS ts, ${columns.map((c) => `first_${c} AS ${c}`).join(', ')} FROM (
-      SELECT min(arrival) AS seq, argMin(ts, arrival) AS first_ts, ${columns.map((c) => `argMin(${c}, arrival) AS first_${c}`).join(', ')}
+/** What the lead replay reads of an event (the tracker's fields); the timeline reads the rest by key. */
+export const LEAD_REPLAY_COLUMNS = [
+  'name', 'path', 'props', 'channel', 'source', 'medium', 'campaign', 'term', 'landing', 'visitor', 'session', 'lead',
+] as const satisfies readonly EventColumn[];
+
+/** Each event once, keyed by (client_ts, dedupe_key): the first copy to arrive, as SQLite keeps it; `seq` is its arrival. */
+const firstArrivals = (site: string, where: string, columns: readonly EventColumn[]) =>
+  // Aliases differ from the columns: 18.16 would otherwise read the aggregates into WHERE.
+  `SELECT seq, first_ts AS ts, client_ts, dedupe_key, ${columns.map((c) => `first_${c} AS ${c}`).join(', ')} FROM (
+      SELECT client_ts, dedupe_key, min(arrival) AS seq, argMin(ts, arrival) AS first_ts,
+        ${columns.map((c) => `argMin(${c}, arrival) AS first_${c}`).join(', ')}
       FROM events
-      WHERE site = ${str(site)} AND (isNotNull(lead) OR visitor IN (${leadVisitors(site)}))
+      WHERE site = ${str(site)} AND ${where}
       GROUP BY client_ts, dedupe_key
     )`;
-};
+
+/** The events that can belong to a lead: those naming one, and every event of a visitor that named one. */
+export const leadEventLog = (site: string) =>
+  firstArrivals(site, `(isNotNull(lead) OR visitor IN (${leadVisitors(site)}))`, LEAD_REPLAY_COLUMNS);
+
+/** Whole events by key (a lead's timeline). */
+export const eventsByKey = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
+  firstArrivals(site, `(client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`,
+    EXPORTED_COLUMNS);
 
 export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
   FROM lead_moves WHERE site = ${str(site)}`;
@@ -335,6 +345,7 @@ export const leadLogFingerprint = (site: string) => `SELECT
     (SELECT count() FROM events WHERE site = ${str(site)}) AS events,
     (SELECT sum(arrival) FROM events WHERE site = ${str(site)}) AS arrivals,
     (SELECT count() FROM lead_moves WHERE site = ${str(site)}) AS moves,
+    (SELECT sum(seq) FROM lead_moves WHERE site = ${str(site)}) AS move_seqs,
     (SELECT sum(seq) FROM lead_settings WHERE site = ${str(site)}) AS settings`;
 
 /** Sites that have ever had a webhook: the only ones that can have deliveries. */
