@@ -5,6 +5,7 @@ import { reportBenchmark } from './report.js';
 import { overloadBenchmark } from './overload.js';
 import { clickhouseBenchmark } from './clickhouse.js';
 import { storesReportBenchmark } from './storesReport.js';
+import { storesLeadsBenchmark } from './storesLeads.js';
 
 console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
 for (const line of await ingestBenchmark()) console.log(line);
@@ -16,3 +17,5 @@ console.log('');
 for (const line of await clickhouseBenchmark()) console.log(line);
 console.log('');
 await storesReportBenchmark((line) => console.log(line));
+console.log('');
+await storesLeadsBenchmark((line) => console.log(line));

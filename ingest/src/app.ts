@@ -67,7 +67,6 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const status = error.statusCode ?? 500;
-    if (status === 501) return reply.code(501).send({ error: error.message, field: null });
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
       return reply.code(500).send({ error: 'internal error', field: null });
