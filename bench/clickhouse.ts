@@ -29,6 +29,23 @@ export async function clickhouseBenchmark(): Promise<string[]> {
     await collector.stop();
     out.push(`${label.padEnd(10)} single events: ${describe(s, 1)}; batches of 100: ${describe(b, 100)}`);
   }
+  // Scale-out: two collectors (one per core) on one ClickHouse, each driven with half the
+  // connections at once; their acknowledged rates add up. On 2 cores they also share the CPU
+  // with the load generator and the server, so this shows what a second collector adds here.
+  const pair = [
+    await startServer('bench/servers/collector.ts', [clickhouse.databaseUrlFor('bench_pair')], 0),
+    await startServer('bench/servers/collector.ts', [clickhouse.databaseUrlFor('bench_pair')], 1),
+  ];
+  const both = async (options: typeof single & { seconds: number }) => {
+    const results = await Promise.all(pair.map((c) => drive(c, { ...options, connections: options.connections / 2 })));
+    return { ...results[0], requestsPerSecond: results[0].requestsPerSecond + results[1].requestsPerSecond,
+      p99Ms: Math.max(results[0].p99Ms, results[1].p99Ms), non2xx: results[0].non2xx + results[1].non2xx };
+  };
+  await both({ ...single, seconds: 3 });
+  const s2 = await both({ ...single, seconds: SECONDS });
+  const b2 = await both({ ...batch, seconds: SECONDS });
+  for (const c of pair) await c.stop();
+  out.push(`ClickHouse, 2 collectors together: single events: ${describe(s2, 1)}; batches of 100: ${describe(b2, 100)}`);
   await clickhouse.stop();
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
