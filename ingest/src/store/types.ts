@@ -122,7 +122,10 @@ export interface Store {
    * queueing its webhook); removing the webhook drops its pending deliveries.
    */
   putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void>;
-  /** Every lead of a site with its stage history (kept current at ingest: events of leads score as they are written). */
+  /**
+   * Every lead of a site with its stage history, current with the events written (SQLite scores
+   * them at ingest; ClickHouse replays them from the shared log when asked).
+   */
   leads(site: string): Promise<LeadRecord[]>;
   /** A lead's events in time order (the anonymous ones of the visit it was named in included), at most `limit`. */
   leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]>;

@@ -429,10 +429,10 @@ export class ClickHouseStore implements Store {
     const horizon = (now - DELIVERY_DELAY_MS) * 1000;
     const due: (WebhookDelivery & { lead: string; seq: number })[] = [];
     for (const { site } of await this.rows(SQL.webhookSites)) {
-      const history = await this.leadReplay(String(site));
+      const replay = await this.leadReplay(String(site));
       const attempts = new Map((await this.rows(SQL.latestAttempts(String(site)))).map((row) => [String(row.id), row]));
       const blocked = new Set<string>();
-      for (const delivery of history.deliveries) {
+      for (const delivery of replay.deliveries) {
         const attempt = attempts.get(delivery.id);
         if (delivery.dropped || attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(delivery.lead)) continue;
         // A lead's deliveries go in order: the first one not yet done holds back the rest.
