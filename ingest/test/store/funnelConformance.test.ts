@@ -2,39 +2,18 @@
 // in TypeScript, kept current at ingest) and to ClickHouse (the engine in SQL, at query time)
 // give equal reports, field for field, for random funnels, dates, times and breakdowns. So
 // must exports and erasures.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
-import { openStore } from '../../src/store/open.js';
 import { ClickHouseStore } from '../../src/store/clickhouse/index.js';
 import { BREAKDOWN_DIMENSIONS, type FunnelEvent } from '../../src/funnel/index.js';
 import type { StoredEvent } from '../../src/event.js';
-import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { bothStores, skipClickHouse } from './bothStores.js';
 import { eventArb, funnelArb } from '../funnel/arbitraries.js';
 import { DAY, MIN, T0 } from '../funnel/helpers.js';
 import { BATCHES, D0, D3, SITE, storedEvent } from './fixture.js';
 
-const skipClickHouse = canSkipClickHouse();
-let clickhouse: RunningClickHouse | null = null;
-let sqlite: Store;
-let ch: Store;
-
-beforeAll(async () => {
-  if (skipClickHouse) return;
-  clickhouse = await startClickHouse();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-funnel-conformance-'));
-  sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);
-  ch = await openStore(clickhouse.databaseUrlFor('funnel_conformance'));
-}, 60_000);
-
-afterAll(async () => {
-  await sqlite?.close();
-  await ch?.close();
-  await clickhouse?.stop();
-});
+const both = bothStores('funnel_conformance');
 
 /**
  * A unit's events as stored: visitor `v<u>`, moved 150 minutes back so that journeys straddle
@@ -75,13 +54,13 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
           const events = storedUnits(site, units);
           // Some events arrive again later, stored at their later arrival: the first copy counts.
           const retries = events.filter((_, i) => i % 4 === 1).map((e) => ({ ...e, ts: e.ts + 5_000 }));
-          for (const store of [sqlite, ch]) {
+          for (const store of [both.sqlite, both.clickhouse]) {
             await store.write({ events, bots: [] });
             await store.write({ events: retries, bots: [] });
           }
           const options = { now, breakdown };
-          const expected = await sqlite.previewFunnel(site, funnel, range, options);
-          expect(await ch.previewFunnel(site, funnel, range, options)).toEqual(expected);
+          const expected = await both.sqlite.previewFunnel(site, funnel, range, options);
+          expect(await both.clickhouse.previewFunnel(site, funnel, range, options)).toEqual(expected);
         },
       ),
       { numRuns: 60 },
@@ -95,18 +74,18 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
       name: 'Home to purchase', window: '1h',
       steps: [{ name: 'Home', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }, { name: 'Purchase', event: 'purchase' }],
     };
-    for (const store of [sqlite, ch]) {
+    for (const store of [both.sqlite, both.clickhouse]) {
       await store.write({ events, bots: [] });
       await store.putFunnel({ site, id: 'purchase', definition, createdAt: T0, updatedAt: T0 });
     }
     const range = RANGES[2];
     const options = { now: T0, breakdown: 'channel' as const };
-    const expected = await sqlite.funnelReport(site, 'purchase', range, options);
+    const expected = await both.sqlite.funnelReport(site, 'purchase', range, options);
     expect(expected?.entered).toBeGreaterThan(0);
-    expect(await ch.funnelReport(site, 'purchase', range, options)).toEqual(expected);
-    expect(await ch.funnelReport(site, 'missing', range, options)).toBeNull();
+    expect(await both.clickhouse.funnelReport(site, 'purchase', range, options)).toEqual(expected);
+    expect(await both.clickhouse.funnelReport(site, 'missing', range, options)).toBeNull();
     // A large site is matched a part of its units at a time: the parts add up to the same report.
-    const inParts = await ClickHouseStore.open(clickhouse!.databaseUrlFor('funnel_conformance'), { eventsPerReportQuery: events.length / 3 });
+    const inParts = await ClickHouseStore.open(both.clickhouseUrl, { eventsPerReportQuery: events.length / 3 });
     try {
       expect(await inParts.funnelReport(site, 'purchase', range, options)).toEqual(expected);
     } finally {
@@ -117,15 +96,15 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
 
 describe.skipIf(skipClickHouse)('exports and erasures on SQLite and on ClickHouse', () => {
   it('export each event once, oldest first, field for field alike', async () => {
-    for (const store of [sqlite, ch]) for (const batch of BATCHES) await store.write(batch);
+    for (const store of [both.sqlite, both.clickhouse]) for (const batch of BATCHES) await store.write(batch);
     const exported = async (store: Store) => {
       const events: StoredEvent[] = [];
       for await (const event of store.exportEvents(SITE, { fromMs: D0, toMs: D3 })) events.push(event);
       return events;
     };
-    const expected = await exported(sqlite);
+    const expected = await exported(both.sqlite);
     expect(expected.length).toBeGreaterThan(5);
-    expect(await exported(ch)).toEqual(expected);
+    expect(await exported(both.clickhouse)).toEqual(expected);
   });
 
   it('erase a lead: its events and those of the visitors identified as it', async () => {
@@ -134,7 +113,7 @@ describe.skipIf(skipClickHouse)('exports and erasures on SQLite and on ClickHous
     const events = storedUnits(site, units);
     const all = { fromMs: T0 - DAY, toMs: T0 + DAY };
     const remaining: StoredEvent[][] = [];
-    for (const store of [sqlite, ch]) {
+    for (const store of [both.sqlite, both.clickhouse]) {
       await store.write({ events, bots: [] });
       // lead-0 is visitor v0's from halfway, and v1's at its end: both visitors' events go.
       expect(await store.deleteLead(site, 'lead-0')).toBe(units[0].length + units[1].length);

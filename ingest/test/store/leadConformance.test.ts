@@ -3,38 +3,17 @@
 // later visits, retried copies), stage moves and changes of scoring rules and webhook run on
 // both, in the same order; the leads, their timelines, every move's answer and the pending
 // webhook deliveries must be equal.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Store, WebhookDelivery } from '../../src/store/types.js';
-import { openStore } from '../../src/store/open.js';
 import type { StoredEvent } from '../../src/event.js';
 import type { ScoringRules } from '../../src/leads/scoring.js';
 import type { StageMoveResult } from '../../src/leads/lead.js';
 import { SALES_STAGES, type SalesStage } from '../../src/leads/stages.js';
-import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { bothStores, skipClickHouse } from './bothStores.js';
 import { storedEvent } from './fixture.js';
 
-const skipClickHouse = canSkipClickHouse();
-let clickhouse: RunningClickHouse | null = null;
-let sqlite: Store;
-let ch: Store;
-
-beforeAll(async () => {
-  if (skipClickHouse) return;
-  clickhouse = await startClickHouse();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-lead-conformance-'));
-  sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);
-  ch = await openStore(clickhouse.databaseUrlFor('lead_conformance'));
-}, 60_000);
-
-afterAll(async () => {
-  await sqlite?.close();
-  await ch?.close();
-  await clickhouse?.stop();
-});
+const both = bothStores('lead_conformance');
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 2, 2, 9);
@@ -108,7 +87,7 @@ describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
     await fc.assert(
       fc.asyncProperty(visitorsArb, fc.integer({ min: 0, max: RULES.length - 1 }), fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (visitors, rules, webhook, steps) => {
         const site = `leads${++run}.example.com`;
-        for (const store of [sqlite, ch]) await store.putLeadSettings(site, { scoring: RULES[rules], ...(webhook ? { webhook: WEBHOOK } : {}) });
+        for (const store of [both.sqlite, both.clickhouse]) await store.putLeadSettings(site, { scoring: RULES[rules], ...(webhook ? { webhook: WEBHOOK } : {}) });
         const events = storedEvents(site, visitors);
         let written = 0;
         let clock = T0 + 3 * 3_600_000;
@@ -119,22 +98,22 @@ describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
             // A retried copy of an earlier event, stored at its later arrival: the first copy counts.
             if (step.retry && written > 0) batch.push({ ...events[written - 1], ts: events[written - 1].ts + 5_000 });
             written = Math.min(events.length, written + step.size);
-            for (const store of [sqlite, ch]) await store.write({ events: batch, bots: [] });
+            for (const store of [both.sqlite, both.clickhouse]) await store.write({ events: batch, bots: [] });
           } else if (step.kind === 'move') {
             const move = { stage: step.stage, at: (clock += MIN), ...(step.stage === 'won' && step.amount ? { amount: 490, currency: 'USD' } : {}) };
-            const expected = answer(await sqlite.moveLeadStage(site, step.lead, move));
-            expect(answer(await ch.moveLeadStage(site, step.lead, move))).toEqual(expected);
+            const expected = answer(await both.sqlite.moveLeadStage(site, step.lead, move));
+            expect(answer(await both.clickhouse.moveLeadStage(site, step.lead, move))).toEqual(expected);
           } else {
             const settings = step.kind === 'scoring' ? { scoring: RULES[step.rules] } : { webhook: step.on ? WEBHOOK : null };
-            for (const store of [sqlite, ch]) await store.putLeadSettings(site, settings);
+            for (const store of [both.sqlite, both.clickhouse]) await store.putLeadSettings(site, settings);
           }
         }
-        const expected = await sqlite.leads(site);
+        const expected = await both.sqlite.leads(site);
         const byLead = (a: { lead: string }, b: { lead: string }) => (a.lead < b.lead ? -1 : 1);
-        expect((await ch.leads(site)).sort(byLead)).toEqual(expected.sort(byLead));
-        for (const { lead } of expected) expect(await ch.leadEvents(site, lead, 1000)).toEqual(await sqlite.leadEvents(site, lead, 1000));
-        expect(await ch.getLeadSettings(site)).toEqual(await sqlite.getLeadSettings(site));
-        expect(await nextDeliveries(ch, site)).toEqual(await nextDeliveries(sqlite, site));
+        expect((await both.clickhouse.leads(site)).sort(byLead)).toEqual(expected.sort(byLead));
+        for (const { lead } of expected) expect(await both.clickhouse.leadEvents(site, lead, 1000)).toEqual(await both.sqlite.leadEvents(site, lead, 1000));
+        expect(await both.clickhouse.getLeadSettings(site)).toEqual(await both.sqlite.getLeadSettings(site));
+        expect(await nextDeliveries(both.clickhouse, site)).toEqual(await nextDeliveries(both.sqlite, site));
       }),
       { numRuns: 25 },
     );

@@ -491,7 +491,7 @@ export class ClickHouseStore implements Store {
       for (const operation of orderOperations(added)) replay.apply(operation);
     } else {
       const events = (await this.compactRows(SQL.leadEventLog(site))).map((row): LeadOperation<ReplayedEvent> => ({
-        kind: 'event', seq: Number(row.seq), event: replayedEventFromRow(site, row),
+        kind: 'event', seq: Number(row.arrival), event: replayedEventFromRow(site, row),
       }));
       replay = replayLeads(site, orderOperations([...events, ...log]));
     }

@@ -227,21 +227,31 @@ export type EventColumn =
   | 'name' | 'visitor' | 'session' | 'lead' | 'url' | 'path' | 'landing' | 'referrer' | 'channel'
   | 'source' | 'medium' | 'campaign' | 'term' | 'content' | 'browser' | 'os' | 'device' | 'props'
   | 'prop_keys' | 'prop_values' | 'revenue_amount' | 'revenue_currency' | 'engaged_ms' | 'scroll'
-  | 'variant' | 'id' | 'client_ts' | 'arrival';
+  | 'variant' | 'id' | 'client_ts' | 'dedupe_key' | 'arrival';
+
+/**
+ * Each event of a site once (copies share (client_ts, dedupe_key)), with `ts` and the asked
+ * columns of its first copy by `by`. Aliases differ from the columns inside: 18.16 would
+ * otherwise read the aggregates into WHERE.
+ */
+function firstCopies(site: string, where: string, columns: readonly EventColumn[], by: 'ts' | 'arrival'): string {
+  const first = columns.map((c) => `, argMin(${c}, ${by}) AS first_${c}`).join('');
+  const outer = columns.map((c) => `, first_${c} AS ${c}`).join('');
+  return `SELECT first_ts AS ts${outer} FROM (
+      SELECT argMin(ts, ${by}) AS first_ts${first}
+      FROM events
+      WHERE site = ${str(site)} AND ${where}
+      GROUP BY client_ts, dedupe_key
+    )`;
+}
 
 /**
  * A subquery: the events of a site whose time is in the range, each event once, with `ts` and
  * the asked columns of its first copy (the one SQLite keeps). The funnel queries build on it.
  */
 export function dedupedEvents(site: string, range: TimeRange, columns: readonly EventColumn[]): string {
-  const first = columns.map((c) => `argMin(${c}, ts) AS first_${c}`).join(', ');
-  const outer = columns.map((c) => `first_${c} AS ${c}`).join(', ');
-  return `(SELECT first_ts AS ts${outer ? `, ${outer}` : ''} FROM (
-      SELECT min(ts) AS first_ts${first ? `, ${first}` : ''}
-      FROM events
-      WHERE site = ${str(site)} AND ts >= ${int(range.fromMs - RETRY_WINDOW_MS)} AND ts < ${int(range.toMs)}
-      GROUP BY client_ts, dedupe_key
-    ) WHERE first_ts >= ${int(range.fromMs)})`;
+  const window = `ts >= ${int(range.fromMs - RETRY_WINDOW_MS)} AND ts < ${int(range.toMs)}`;
+  return `(SELECT * FROM (${firstCopies(site, window, columns, 'ts')}) WHERE ts >= ${int(range.fromMs)})`;
 }
 
 /** Every stored column of an event, as `exportEvents` gives it (the store's own columns left out). */
@@ -314,25 +324,18 @@ export const LEAD_REPLAY_COLUMNS = [
   'name', 'path', 'props', 'channel', 'source', 'medium', 'campaign', 'term', 'landing', 'visitor', 'session', 'lead',
 ] as const satisfies readonly EventColumn[];
 
-/** Each event once, keyed by (client_ts, dedupe_key): the first copy to arrive, as SQLite keeps it; `seq` is its arrival. */
-const firstArrivals = (site: string, where: string, columns: readonly EventColumn[]) =>
-  // Aliases differ from the columns: 18.16 would otherwise read the aggregates into WHERE.
-  `SELECT seq, first_ts AS ts, client_ts, dedupe_key, ${columns.map((c) => `first_${c} AS ${c}`).join(', ')} FROM (
-      SELECT client_ts, dedupe_key, min(arrival) AS seq, argMin(ts, arrival) AS first_ts,
-        ${columns.map((c) => `argMin(${c}, arrival) AS first_${c}`).join(', ')}
-      FROM events
-      WHERE site = ${str(site)} AND ${where}
-      GROUP BY client_ts, dedupe_key
-    )`;
-
-/** The events that can belong to a lead: those naming one, and every event of a visitor that named one. */
-export const leadEventLog = (site: string) =>
-  firstArrivals(site, `(isNotNull(lead) OR visitor IN (${leadVisitors(site)}))`, LEAD_REPLAY_COLUMNS);
+/**
+ * The events that can belong to a lead (those naming one, and every event of a visitor that
+ * named one), each as its first copy to arrive, which is the one SQLite keeps; `arrival` orders
+ * them, and (client_ts, dedupe_key) finds the whole event again.
+ */
+export const leadEventLog = (site: string) => firstCopies(site, `(isNotNull(lead) OR visitor IN (${leadVisitors(site)}))`,
+  [...LEAD_REPLAY_COLUMNS, 'client_ts', 'dedupe_key', 'arrival'], 'arrival');
 
 /** Whole events by key (a lead's timeline). */
 export const eventsByKey = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
-  firstArrivals(site, `(client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`,
-    EXPORTED_COLUMNS);
+  firstCopies(site, `(client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`,
+    [...EXPORTED_COLUMNS, 'client_ts', 'dedupe_key'], 'arrival');
 
 export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
   FROM lead_moves WHERE site = ${str(site)}`;
@@ -348,8 +351,9 @@ export const leadLogFingerprint = (site: string) => `SELECT
     (SELECT sum(seq) FROM lead_moves WHERE site = ${str(site)}) AS move_seqs,
     (SELECT sum(seq) FROM lead_settings WHERE site = ${str(site)}) AS settings`;
 
-/** Sites that have ever had a webhook: the only ones that can have deliveries. */
-export const webhookSites = `SELECT DISTINCT site FROM lead_settings WHERE field = 'webhook'`;
+/** Sites with a webhook now: the only ones with deliveries to send (removing one drops its pending ones). */
+export const webhookSites = `SELECT site FROM lead_settings WHERE field = 'webhook'
+  GROUP BY site HAVING argMax(value, seq) != 'null'`;
 export const latestAttempts = (site: string) => `SELECT id, argMax(status, seq) AS status, argMax(attempts, seq) AS attempts,
     argMax(next_at, seq) AS next_at
   FROM webhook_attempts WHERE site = ${str(site)} GROUP BY id`;
