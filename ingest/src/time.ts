@@ -1,5 +1,6 @@
 // UTC day arithmetic shared by ingestion (salts, bot counts) and the report API (date ranges).
 
+export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
 /** 'YYYY-MM-DD' of the UTC day holding epoch ms `ms`. */

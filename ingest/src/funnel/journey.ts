@@ -89,11 +89,23 @@ export interface EntryRange {
   to?: number;
 }
 
+/** Does event matches step k (0-based)? Stores that cache matches per distinct event pass their own. */
+export type StepMatcher = (step: number, event: FunnelEvent) => boolean;
+
+export function defaultMatcher(funnel: ParsedFunnel): StepMatcher {
+  return (step, event) => stepMatches(funnel.steps[step], event);
+}
+
 /**
  * The journey of one unit (its events in any order), or null when it never entered step 1
  * inside the entry range. O(events × steps).
  */
-export function matchJourney(events: readonly FunnelEvent[], funnel: ParsedFunnel, entry: EntryRange = {}): Journey | null {
+export function matchJourney(
+  events: readonly FunnelEvent[],
+  funnel: ParsedFunnel,
+  entry: EntryRange = {},
+  matches: StepMatcher = defaultMatcher(funnel),
+): Journey | null {
   const sorted = isSortedByTs(events) ? events : [...events].sort((a, b) => a.ts - b.ts);
   const n = sorted.length;
   const stepCount = funnel.steps.length;
@@ -106,7 +118,7 @@ export function matchJourney(events: readonly FunnelEvent[], funnel: ParsedFunne
   const next: Int32Array[] = funnel.steps.map(() => new Int32Array(n + 1).fill(n));
   for (let i = n - 1; i >= 0; i--) {
     for (let k = 0; k < stepCount; k++) {
-      next[k][i] = stepMatches(funnel.steps[k], sorted[i]) ? i : next[k][i + 1];
+      next[k][i] = matches(k, sorted[i]) ? i : next[k][i + 1];
     }
   }
 

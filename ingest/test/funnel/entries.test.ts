@@ -37,7 +37,15 @@ describe('matchEntries', () => {
 
   it('agrees with matchJourney when there is only one entry', () => {
     const events = [page(T0, '/'), event(T0 + MIN, 'signup'), page(T0 + 2 * MIN, '/about'), page(T0 + 3 * MIN, '/deals/x')];
-    expect(matchEntries(events, shop)).toEqual([matchJourney(events, shop)]);
+    expect(matchEntries(events, shop)).toEqual([{ ...matchJourney(events, shop), opensAt: T0 }]);
+  });
+
+  it('starts the chain after the window of the last entry already counted', () => {
+    const events = [page(T0, '/'), page(T0 + 30 * MIN, '/'), page(T0 + 2 * HOUR, '/')];
+    expect(matchEntries(events, shop).map((e) => e.opensAt)).toEqual([T0, T0 + 2 * HOUR]);
+    // An entry that opened before these events and closes at T0 + 40 min holds the second landing back.
+    expect(matchEntries(events.slice(1), shop, { after: T0 + 40 * MIN }).map((e) => e.opensAt)).toEqual([T0 + 2 * HOUR]);
+    expect(matchEntries(events.slice(1), shop, { after: T0 + 20 * MIN }).map((e) => e.opensAt)).toEqual([T0 + 30 * MIN, T0 + 2 * HOUR]);
   });
 
   it('sees the exit page of the session an entry ends in, even past the window', () => {
