@@ -52,14 +52,17 @@ export async function backfillFunnel(
     options.onProgress?.(step, site.watermark);
   };
   let nextStep = -Infinity;
-  for await (const event of events) {
+  const take = (event: LiveInput) => {
     if (event.ts >= nextStep) {
       if (nextStep !== -Infinity) collect();
       nextStep = event.ts + STEP_MS;
     }
     site.load(event);
     site.raiseWatermark(event.ts);
-  }
+  };
+  // A synchronous source is read synchronously: a promise per event would cost more than matching it.
+  if (Symbol.asyncIterator in events) for await (const event of events) take(event);
+  else for (const event of events) take(event);
   collect();
   const chainEnds = new Map<string, number>();
   for (const [key, windowEnd] of site.chainEndsOf('f')) chainEnds.set(key, windowEnd);

@@ -108,6 +108,13 @@ export class SiteFunnels {
     this.updateKeepFrom();
   }
 
+  /** Sets where each unit's chain of entries resumes, for a building funnel (its back-fill's result). */
+  setChainEnds(id: string, chainEnds: ReadonlyMap<string, number>): void {
+    const state = this.funnels.get(id);
+    if (!state || state.ready) return;
+    state.chainEnds = new Map(chainEnds);
+  }
+
   removeFunnel(id: string): void {
     this.funnels.delete(id);
     this.updateKeepFrom();
@@ -138,7 +145,7 @@ export class SiteFunnels {
     if (isLate(event.ts, this.watermark)) return 'late';
     if (event.ts > this.watermark) this.watermark = event.ts;
     if (event.lead !== null && !this.links.has(event.visitor)) {
-      this.link(event.visitor, { lead: event.lead, at: event.ts, session: event.session });
+      this.link(event.visitor, { lead: event.lead, at: event.ts });
     }
     if (this.funnels.size > 0 && event.ts >= this.keepFrom) this.keep(event);
     return 'taken';

@@ -1,8 +1,8 @@
 // Lead identity and scoring kept current at ingest, in memory: the write path feeds it the
 // committed events and persists what it returns, so ingestion never reads the database.
 //
-// Identity (the funnels' rule, see store/funnelIndex.ts): an event belongs to the lead it
-// names, else to the lead its visitor named before (the first one). When a visitor names a
+// Identity: an event belongs to the lead it names, else to the lead its visitor named before
+// (the first one; funnels apply the same links, funnel/identity.ts). When a visitor names a
 // lead, the anonymous events of that visit (session) join the lead: they are held here,
 // compact, until the visit has been idle for BUFFER_MS. A lead's entry source is the
 // attribution of its earliest event (first touch), so a journey identified at signup keeps
@@ -54,7 +54,7 @@ export interface LeadUpdate<R> {
   /** Leads whose row changed. */
   leads: LeadRecord[];
   changes: NewStageChange[];
-  /** Visitors that named a lead for the first time. */
+  /** Visitors that named a lead for the first time, and when (funnels apply the same links, funnel/identity.ts). */
   links: { site: string; visitor: string; lead: string; at: number }[];
   /** Events that belong to a lead (the joined anonymous ones included), by store reference. */
   events: { site: string; lead: string; ref: R }[];

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { parseFunnelDefinition } from '../funnel/definition.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension } from '../funnel/report.js';
 import type { StoredFunnel } from '../store/types.js';
+import { FunnelsWarmingUp } from '../store/funnelRuntime.js';
 import { dateRangeQuery, parseDateRange } from './stats.js';
 
 const funnelIdPattern = '^[A-Za-z0-9_-]{1,64}$';
@@ -67,12 +68,17 @@ export const funnelRoutes: FastifyPluginAsync = async (app) => {
   }, async (request, reply) => {
     const range = parseDateRange(request.query);
     if ('error' in range) return reply.code(400).send(range);
-    const report = await app.store.funnelReport(request.params.site, request.params.id, range, {
-      now: Date.now(),
-      breakdown: request.query.breakdown,
-    });
-    if (!report) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
-    return report;
+    try {
+      const report = await app.store.funnelReport(request.params.site, request.params.id, range, {
+        now: Date.now(),
+        breakdown: request.query.breakdown,
+      });
+      if (!report) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
+      return report;
+    } catch (error) {
+      if (!(error instanceof FunnelsWarmingUp)) throw error;
+      return reply.code(503).header('retry-after', '2').send({ error: error.message, field: null, warming: { done: error.done } });
+    }
   });
 
   app.post<{ Params: SiteParams; Querystring: ReportQuery; Body: unknown }>('/api/sites/:site/funnels/preview', {

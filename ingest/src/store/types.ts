@@ -52,6 +52,14 @@ export interface StoredFunnel {
   updatedAt: number;
 }
 
+/** A saved funnel's report, with how current it is (CONTRACT.md, "Report: more fields"). */
+export type SavedFunnelReport = FunnelReport & {
+  /** Epoch ms up to which acknowledged events are in the report; null while it is being back-filled. */
+  fresh_until: number | null;
+  /** While a new or edited funnel is computed over history: how far (the report is partial). */
+  backfill: { done: number } | null;
+};
+
 export interface ReportOptions {
   /** The clock that decides which windows are still open (in_flight). */
   now: number;
@@ -104,8 +112,11 @@ export interface Store {
   putFunnel(funnel: StoredFunnel): Promise<void>;
   listFunnels(site: string): Promise<StoredFunnel[]>;
   deleteFunnel(site: string, id: string): Promise<boolean>;
-  /** The report of a saved funnel over entries whose step 1 falls in the range; null when there is no such funnel. */
-  funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<FunnelReport | null>;
+  /**
+   * The report of a saved funnel over entries whose step 1 falls in the range; null when there is
+   * no such funnel. Throws FunnelsWarmingUp when the live state is still being restored after a start.
+   */
+  funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null>;
   /** The report a definition would have, without saving it (the editor's preview). */
   previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport>;
 
@@ -138,6 +149,9 @@ export interface Store {
   getSetting(key: string): Promise<string | null>;
   /** Sets the key if it has no value yet; returns the value that holds. */
   setSettingOnce(key: string, value: string): Promise<string>;
+
+  /** Resolves once the funnels' background work (restoring, back-filling, making windows final) has caught up: for tests and benchmarks. */
+  settled(): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { StoredEvent } from '../../event.js';
 import type {
-  DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import { LeadReplay, orderOperations, replayLeads, type LeadOperation } from '../../leads/replay.js';
@@ -327,11 +327,14 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
-  async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<FunnelReport | null> {
+  async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null> {
     const [current] = await this.rows(SQL.currentFunnel(site, id));
     if (!current) return null;
-    return this.previewFunnel(site, parseStoredFunnel(funnelFromRow(current).definition), range, options);
+    const report = await this.previewFunnel(site, parseStoredFunnel(funnelFromRow(current).definition), range, options);
+    return { ...report, fresh_until: options.now, backfill: null };
   }
+
+  async settled(): Promise<void> {}
 
   /** Matched and counted in ClickHouse (funnelSql.ts); only the counted facts come back. */
   async previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport> {

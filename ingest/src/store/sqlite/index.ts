@@ -5,16 +5,18 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { PropValue, StoredEvent } from '../../event.js';
 import type {
-  DeliveryOutcome, LeadSettings, ReportOptions, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
-import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
+import type { ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
-import { FunnelIndex, toIndexedEvent, type IndexedEvent } from '../funnelIndex.js';
+import type { LiveInput } from '../../funnel/liveUnits.js';
+import { FunnelRuntime } from '../funnelRuntime.js';
+import { SqliteFunnelStorage } from './funnels.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { utcDay } from '../../time.js';
 import { Checkpointer } from './checkpointer.js';
 import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
-import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange, type TrackedEvent } from '../../leads/tracker.js';
+import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange } from '../../leads/tracker.js';
 import { cloneLead, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import { parseScoringRules, type ScoringRules } from '../../leads/scoring.js';
 import { webhookPayload, type WebhookConfig } from '../../leads/webhook.js';
@@ -39,10 +41,18 @@ function eventRow(e: StoredEvent): unknown[] {
 }
 
 
-const funnelKey = (site: string, id: string) => `${site}\n${id}`;
-
 function eventFromRow(row: Row): StoredEvent {
   return { ...row, props: row.props === null ? null : (JSON.parse(String(row.props)) as Record<string, PropValue>) } as unknown as StoredEvent;
+}
+
+/** What the funnels read of a stored event; its rowid is its order of arrival. */
+function liveInputOf(e: StoredEvent, rowid: number): LiveInput {
+  return {
+    arrival: rowid, ts: e.ts, name: e.name, path: e.path, props: e.props, channel: e.channel, source: e.source, medium: e.medium,
+    campaign: e.campaign, device: e.device, browser: e.browser, variant: e.variant, landing: e.landing,
+    revenue_amount: e.revenue_amount, revenue_currency: e.revenue_currency, engaged_ms: e.engaged_ms, scroll: e.scroll,
+    session: e.session, visitor: e.visitor, lead: e.lead,
+  };
 }
 
 /** Scoring rules were validated before they were stored; rules that no longer parse are a bug. */
@@ -89,10 +99,12 @@ function changeFromRow(row: Row): StageChange {
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements: { [K in keyof typeof SQL]: Database.Statement };
-  private readonly writeTransaction: (batch: WriteBatch) => StoredEvent[];
+  private readonly writeTransaction: (batch: WriteBatch) => { event: StoredEvent; ref: number }[];
   private readonly checkpointer: Checkpointer | null;
-  private readonly funnels = new FunnelIndex();
-  private readonly refreshTimer: NodeJS.Timeout;
+  private readonly funnelStorage: SqliteFunnelStorage;
+  /** The materialized funnels: final days on disk, open windows in memory. */
+  private readonly funnels: FunnelRuntime;
+  private readonly started: Promise<void>;
   /** Lead identity, scores and stages, kept in memory so ingestion never reads them back. */
   private leadTracker = new LeadTracker<number>();
   /** site → its webhook: a stage change queues a delivery only for a site that has one. */
@@ -119,43 +131,23 @@ export class SqliteStore implements Store {
     const { insertEvent, addBots } = this.statements;
     // Returns the events actually inserted: a duplicate (ignored) must not reach the funnels
     // twice, nor score twice. Lead rows are written in the same transaction as their events.
+    // Returns the events actually inserted, with their rowids (their order of arrival).
     this.writeTransaction = this.db.transaction((batch: WriteBatch) => {
-      const inserted: StoredEvent[] = [];
-      const observed: { event: TrackedEvent; ref: number }[] = [];
+      const observed: { event: StoredEvent; ref: number }[] = [];
       for (const event of batch.events) {
         const result = insertEvent.run(eventRow(event));
         if (result.changes !== 1) continue;
-        inserted.push(event);
         observed.push({ event, ref: Number(result.lastInsertRowid) });
       }
       for (const b of batch.bots) addBots.run(b.site, b.day, b.count);
       this.persistLeads(this.leadTracker.observe(observed));
-      return inserted;
+      return observed;
     });
-    this.loadFunnelIndex();
     this.loadLeads();
-    // Matching changed units in the background keeps reports from doing it.
-    this.refreshTimer = setInterval(() => this.funnels.refresh(), 1000);
-    this.refreshTimer.unref();
-  }
-
-  /** Back-fills the in-memory funnel index from the events on disk. */
-  private loadFunnelIndex(): void {
-    // Raw rows (arrays) skip building an object per row that would be thrown away at once.
-    type Raw = [string, number, string, string, string | null, string, string | null, string | null, string | null,
-      string | null, string | null, string | null, string, number | null, string | null, number | null, number | null,
-      string, string, string | null];
-    for (const r of this.statements.scanFunnelEvents.raw(true).iterate() as IterableIterator<Raw>) {
-      this.funnels.add(r[0], toIndexedEvent({
-        ts: r[1], name: r[2], path: r[3], props: r[4] === null ? null : (JSON.parse(r[4]) as Record<string, PropValue>),
-        channel: r[5], source: r[6], medium: r[7], campaign: r[8], device: r[9], browser: r[10], variant: r[11],
-        landing: r[12], revenue_amount: r[13], revenue_currency: r[14], engaged_ms: r[15], scroll: r[16], session: r[17],
-        visitor: r[18], lead: r[19],
-      }));
-    }
-    for (const funnel of (this.statements.allFunnels.all() as Row[]).map(funnelFromRow)) {
-      this.funnels.setFunnel(funnelKey(funnel.site, funnel.id), funnel.site, parseStoredFunnel(funnel.definition));
-    }
+    // Funnels start without reading history: their open windows' events load in the background.
+    this.funnelStorage = new SqliteFunnelStorage(this.db, file, this.statements);
+    this.funnels = new FunnelRuntime(this.funnelStorage, (error) => console.error('funnels:', error));
+    this.started = this.funnels.start((this.statements.allFunnels.all() as Row[]).map(funnelFromRow), this.funnelStorage.lastArrival());
   }
 
   private migrate(): void {
@@ -170,7 +162,7 @@ export class SqliteStore implements Store {
 
   async write(batch: WriteBatch): Promise<void> {
     const inserted = this.leadsGuarded(() => this.writeTransaction(batch));
-    for (const event of inserted) this.funnels.add(event.site, toIndexedEvent(event));
+    for (const { event, ref } of inserted) this.funnels.observe(event.site, liveInputOf(event, ref));
   }
 
   /** Loads lead settings, leads, identities and the recent anonymous visits into the tracker. */
@@ -332,7 +324,7 @@ export class SqliteStore implements Store {
       this.statements.deleteVisitorLinks.run(site, visitor);
       return this.statements.deleteVisitorEvents.run(site, visitor).changes;
     })();
-    this.funnels.forget(site, (event) => event.visitor === visitor, visitor);
+    this.funnels.forget(site, (event) => event.visitor === visitor, [visitor]);
     this.loadLeads();
     this.purgeWal();
     return deleted;
@@ -340,6 +332,7 @@ export class SqliteStore implements Store {
 
   async deleteLead(site: string, lead: string): Promise<number> {
     const visitors = new Set((this.statements.visitorsOfLead.all(site, lead) as Row[]).map((r) => String(r.visitor)));
+    const naming = new Set((this.statements.leadEventRowids.all(site, lead) as Row[]).map((r) => Number(r.rowid)));
     const deleted = this.db.transaction(() => {
       let count = this.statements.deleteLeadEvents.run(site, lead).changes;
       for (const visitor of visitors) {
@@ -350,7 +343,7 @@ export class SqliteStore implements Store {
         this.statements.deleteLeadLinks, this.statements.deleteLeadOutbox]) statement.run(site, lead);
       return count;
     })();
-    this.funnels.forget(site, (event) => event.lead === lead || visitors.has(event.visitor));
+    this.funnels.forget(site, (event) => visitors.has(event.visitor) || naming.has(event.arrival), [...visitors]);
     this.loadLeads();
     this.purgeWal();
     return deleted;
@@ -383,9 +376,9 @@ export class SqliteStore implements Store {
   }
 
   async putFunnel(funnel: StoredFunnel): Promise<void> {
-    const definition = parseStoredFunnel(funnel.definition);
+    await this.started;
     this.statements.upsertFunnel.run(funnel.site, funnel.id, JSON.stringify(funnel.definition), funnel.createdAt, funnel.updatedAt);
-    this.funnels.setFunnel(funnelKey(funnel.site, funnel.id), funnel.site, definition);
+    await this.funnels.putFunnel(funnel);
   }
 
   async listFunnels(site: string): Promise<StoredFunnel[]> {
@@ -393,16 +386,24 @@ export class SqliteStore implements Store {
   }
 
   async deleteFunnel(site: string, id: string): Promise<boolean> {
-    this.funnels.deleteFunnel(funnelKey(site, id));
+    await this.started;
+    await this.funnels.deleteFunnel(site, id);
     return this.statements.deleteFunnel.run(site, id).changes === 1;
   }
 
-  async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<FunnelReport | null> {
-    return this.funnels.report(funnelKey(site, id), range, options);
+  async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null> {
+    await this.started;
+    return this.funnels.report(site, id, range, options);
   }
 
+  /** Matched in a worker thread from the events of the preview's span (funnel/preview.ts). */
   async previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport> {
-    return this.funnels.preview(site, funnel, range, options);
+    return this.funnelStorage.preview({ kind: 'preview', site, definition: funnel.definition, range, now: options.now, breakdown: options.breakdown });
+  }
+
+  async settled(): Promise<void> {
+    await this.started;
+    await this.funnels.idle();
   }
 
   async dailySalt(day: string, candidate: string): Promise<string> {
@@ -426,7 +427,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    clearInterval(this.refreshTimer);
+    await this.started.catch(() => undefined);
+    await this.funnels.close();
     this.db.close();
     await this.checkpointer?.close();
   }

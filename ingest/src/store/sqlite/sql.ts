@@ -152,6 +152,36 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sites ADD COLUMN retention_days INTEGER;
   CREATE INDEX webhook_outbox_lead ON webhook_outbox (site, lead, id) WHERE failed_at IS NULL;
   `,
+  // Materialized funnels (funnel/materializer.ts): per funnel, the day aggregates of its final
+  // entries and how far they go (threshold), for the definition they were computed for
+  // (version); the end of the window of each unit's last final entry, while it can still hold
+  // back a later one.
+  `
+  CREATE TABLE funnel_state (
+    site TEXT NOT NULL,
+    funnel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    threshold INTEGER,
+    complete INTEGER NOT NULL,
+    PRIMARY KEY (site, funnel)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE funnel_days (
+    site TEXT NOT NULL,
+    funnel TEXT NOT NULL,
+    day TEXT NOT NULL,
+    aggregate TEXT NOT NULL,
+    PRIMARY KEY (site, funnel, day)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE funnel_chain_ends (
+    site TEXT NOT NULL,
+    funnel TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    window_end INTEGER NOT NULL,
+    PRIMARY KEY (site, funnel, unit)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQL = {
@@ -175,6 +205,7 @@ export const SQL = {
   visitorsOfLead: `SELECT visitor FROM lead_visitors WHERE site = ? AND lead = ?`,
   deleteLeadTimeline: `DELETE FROM lead_events WHERE site = ? AND lead = ?`,
   deleteLeadEvents: `DELETE FROM events WHERE site = ? AND lead = ?`,
+  leadEventRowids: `SELECT rowid FROM events WHERE site = ? AND lead = ?`,
   deleteLeadRow: `DELETE FROM leads WHERE site = ? AND lead = ?`,
   deleteLeadChanges: `DELETE FROM lead_stage_changes WHERE site = ? AND lead = ?`,
   deleteLeadLinks: `DELETE FROM lead_visitors WHERE site = ? AND lead = ?`,
@@ -195,13 +226,36 @@ export const SQL = {
   listFunnels: `SELECT site, id, definition, created_at, updated_at FROM funnels WHERE site = ? ORDER BY id`,
   allFunnels: `SELECT site, id, definition, created_at, updated_at FROM funnels`,
   deleteFunnel: `DELETE FROM funnels WHERE site = ? AND id = ?`,
+
+  // ---- Materialized funnels
+  siteWatermark: `SELECT max(ts) AS ts FROM events WHERE site = ?`,
+  siteFirstEvent: `SELECT min(ts) AS ts FROM events WHERE site = ?`,
+  lastArrival: `SELECT max(rowid) AS n FROM events`,
+  siteLinks: `SELECT visitor, lead, at FROM lead_visitors WHERE site = ?`,
   /**
-   * Every event, in arrival (rowid) order, as the index saw them at ingest: the back-fill of
-   * the in-memory funnel index. Read as raw rows in this column order (see loadFunnelIndex).
+   * A page of a site's events for the funnels, in (ts, rowid) order from just after (ts, rowid)
+   * (the (site, ts) index walks it without a sort): `site, from ts, after ts, after rowid, until
+   * ts, up to rowid, limit`. Read a page at a time, so no read transaction stays open (it would
+   * keep the WAL from being checkpointed). Raw rows, in this column order (FUNNEL_EVENT_COLUMNS).
    */
-  scanFunnelEvents: `SELECT site, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
+  funnelEventPage: `SELECT rowid, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
       landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
-    FROM events`,
+    FROM events INDEXED BY events_site_ts
+    WHERE site = ? AND ts >= ? AND NOT (ts = ? AND rowid <= ?) AND ts < ? AND rowid <= ?
+    ORDER BY ts, rowid LIMIT ?`,
+  funnelState: `SELECT version, threshold, complete FROM funnel_state WHERE site = ? AND funnel = ?`,
+  putFunnelState: `INSERT INTO funnel_state (site, funnel, version, threshold, complete) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (site, funnel) DO UPDATE SET version = excluded.version, threshold = excluded.threshold, complete = excluded.complete`,
+  setFunnelThreshold: `UPDATE funnel_state SET threshold = ? WHERE site = ? AND funnel = ?`,
+  setFunnelComplete: `UPDATE funnel_state SET complete = 1 WHERE site = ? AND funnel = ?`,
+  deleteFunnelState: `DELETE FROM funnel_state WHERE site = ? AND funnel = ?`,
+  funnelDays: `SELECT day, aggregate FROM funnel_days WHERE site = ? AND funnel = ? AND day >= ? AND day <= ?`,
+  putFunnelDay: `INSERT OR REPLACE INTO funnel_days (site, funnel, day, aggregate) VALUES (?, ?, ?, ?)`,
+  deleteFunnelDays: `DELETE FROM funnel_days WHERE site = ? AND funnel = ?`,
+  chainEnds: `SELECT unit, window_end FROM funnel_chain_ends WHERE site = ? AND funnel = ?`,
+  putChainEnd: `INSERT OR REPLACE INTO funnel_chain_ends (site, funnel, unit, window_end) VALUES (?, ?, ?, ?)`,
+  pruneChainEnds: `DELETE FROM funnel_chain_ends WHERE site = ? AND funnel = ? AND window_end < ?`,
+  deleteChainEnds: `DELETE FROM funnel_chain_ends WHERE site = ? AND funnel = ?`,
 
   insertSalt: `INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)`,
   getSalt: `SELECT salt FROM salts WHERE day = ?`,

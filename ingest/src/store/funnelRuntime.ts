@@ -1,0 +1,386 @@
+// Runs the materialized funnels of a store (funnel/materializer.ts) against its persistence:
+// restores them at start without reading history (the persisted days, plus the events of open
+// windows, loaded in the background while ingestion goes on), back-fills a funnel that is new
+// or changed, makes closed windows final as the watermark moves, and answers reports from the
+// persisted days and the live part. Everything store-specific is behind `FunnelStorage`: the
+// SQLite store runs this at every commit, the ClickHouse store in the collector that holds the
+// materializer lease.
+import { createHash } from 'node:crypto';
+import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../funnel/definition.js';
+import { finalThreshold, openingBound } from '../funnel/horizon.js';
+import type { IdentityLink } from '../funnel/identity.js';
+import type { LiveEvent, LiveInput } from '../funnel/liveUnits.js';
+import { SiteFunnels, type Finalized } from '../funnel/materializer.js';
+import { composeReport } from '../funnel/preview.js';
+import { dayOf, type FunnelAggregate } from '../funnel/report.js';
+import { DAY_MS } from '../time.js';
+import type { ReportOptions, SavedFunnelReport, StoredFunnel, TimeRange } from './types.js';
+
+/** What a store keeps of a funnel's progress. */
+export interface PersistedFunnelState {
+  /** The definition the persisted days were computed for (funnelVersion). */
+  version: string;
+  /** Entries whose span ends before this are in the persisted days. */
+  threshold: number;
+  /** False while a back-fill has not finished (it starts over after a restart). */
+  complete: boolean;
+}
+
+export type BackfillStep =
+  | { kind: 'days'; days: Map<string, FunnelAggregate>; done: number }
+  | { kind: 'end'; chainEnds: Map<string, number> };
+
+/** The persistence a store gives its funnels. */
+export interface FunnelStorage {
+  /** The time of the site's newest stored event (-Infinity when none). */
+  watermark(site: string): Promise<number>;
+  links(site: string): Promise<Iterable<[visitor: string, link: IdentityLink]>>;
+  /** Stored events of a site with fromMs ≤ ts < toMs and arrival ≤ arrivalBound, in (ts, arrival) order, a page at a time. */
+  events(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]>;
+  state(site: string, id: string): Promise<PersistedFunnelState | null>;
+  chainEnds(site: string, id: string): Promise<Map<string, number>>;
+  /** The persisted aggregates of these days (missing days have no final entries). */
+  finalDays(site: string, id: string, days: readonly string[]): Promise<Map<string, FunnelAggregate>>;
+  /** Adds final entries to the persisted days, with the chain ends, and moves the threshold when given: at once. */
+  addFinal(site: string, id: string, part: FinalPart): Promise<void>;
+  /** Forgets what was computed for a funnel: it starts over for this version, final up to `threshold` once back-filled. */
+  resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void>;
+  markComplete(site: string, id: string): Promise<void>;
+  deleteFunnel(site: string, id: string): Promise<void>;
+  /** Runs a funnel over the site's stored history (arrival ≤ arrivalBound) up to `until`, away from the event loop where the store can. */
+  backfill(site: string, funnel: ParsedFunnel, until: number, arrivalBound: number, signal: AbortSignal): AsyncIterable<BackfillStep>;
+}
+
+/** Entries made final, to add to a funnel's persisted days. */
+export interface FinalPart {
+  days: Map<string, FunnelAggregate>;
+  chainEnds: ReadonlyMap<string, number>;
+  /** The new threshold (null: unchanged, as while back-filling). */
+  threshold: number | null;
+  /** Chain ends before this can be forgotten: no entry opens that early any more. */
+  chainEndsBefore: number | null;
+}
+
+/** The version of a definition: the persisted days belong to it, and a changed definition starts over. */
+export function funnelVersion(definition: FunnelDefinition): string {
+  return createHash('sha256').update(JSON.stringify(definition)).digest('base64url').slice(0, 16);
+}
+
+/** Saving a funnel waits this long for its back-fill before answering. */
+const PUT_WAIT_MS = 3_000;
+/** A report waited this long for the live state after a start, then is refused (503). */
+export const WARM_WAIT_MS = 10_000;
+/** The live state is made final at most this often (ms of watermark). */
+const ADVANCE_STEP_MS = 60_000;
+/** Slices of background work (loading, matching) keep the event loop free for ingestion. */
+const SLICE_MS = 8;
+/** How often changed units are matched and closed windows made final in the background. */
+const TICK_MS = 1_000;
+
+export class FunnelsWarmingUp extends Error {
+  constructor(readonly done: number) {
+    super('the funnels are being restored after a restart; retry in a moment');
+  }
+}
+
+type Phase = 'restoring' | 'backfilling' | 'sweeping' | 'ready';
+
+interface FunnelRun {
+  id: string;
+  funnel: ParsedFunnel;
+  version: string;
+  phase: Phase;
+  /** Back-fill progress, 0..1. */
+  done: number;
+  ready: Promise<void>;
+  markReady: () => void;
+}
+
+interface SiteRun {
+  site: string;
+  funnels: SiteFunnels;
+  runs: Map<string, FunnelRun>;
+  /** Every stored event with ts ≥ heldFrom (that arrived before now) is in `funnels`. */
+  heldFrom: number;
+  /** Loads of older events, one at a time. */
+  loading: Promise<void>;
+  /** Persistence of what became final, in order. */
+  persisting: Promise<void>;
+  rebuildTimer: NodeJS.Timeout | null;
+  restored: Promise<void>;
+}
+
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function daysOf(range: TimeRange): string[] {
+  const days: string[] = [];
+  for (let ms = range.fromMs; ms < range.toMs; ms += DAY_MS) days.push(dayOf(ms, 'UTC'));
+  return days;
+}
+
+export class FunnelRuntime {
+  private readonly sites = new Map<string, SiteRun>();
+  /** The highest arrival observed: every stored event up to it has been offered to `observe`. */
+  private lastArrival = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly jobs = new Set<Promise<unknown>>();
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly storage: FunnelStorage,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Restores the saved funnels. Returns once each site's state is read (no history); the events
+   * of open windows load in the background, and reports wait for them (WARM_WAIT_MS).
+   */
+  async start(funnels: readonly StoredFunnel[], lastArrival: number): Promise<void> {
+    this.lastArrival = Math.max(this.lastArrival, lastArrival);
+    const bySite = new Map<string, StoredFunnel[]>();
+    for (const funnel of funnels) bySite.set(funnel.site, [...(bySite.get(funnel.site) ?? []), funnel]);
+    for (const [site, list] of bySite) {
+      const run = await this.siteRun(site);
+      for (const stored of list) await this.activate(run, stored, 'restore');
+    }
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  /** A committed event (in order of arrival). Returns false when it is late: the site's funnels are then back-filled again. */
+  observe(site: string, event: LiveInput): void {
+    if (event.arrival > this.lastArrival) this.lastArrival = event.arrival;
+    const run = this.sites.get(site);
+    if (!run) {
+      // A site without funnels keeps no events; its links and watermark are read when it gets one.
+      return;
+    }
+    if (run.funnels.observe(event) === 'late') this.scheduleRebuild(run);
+  }
+
+  /**
+   * A funnel saved (new, or with a new definition: it is back-filled; the same definition keeps
+   * its state). Waits up to PUT_WAIT_MS for it to be ready: a small site's funnel reports in full
+   * at once, a large one's report shows the back-fill's progress.
+   */
+  async putFunnel(stored: StoredFunnel): Promise<void> {
+    const run = await this.siteRun(stored.site);
+    const current = run.runs.get(stored.id);
+    if (current && current.version === funnelVersion(stored.definition)) return;
+    await this.activate(run, stored, 'new');
+    const state = run.runs.get(stored.id);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([state?.ready, new Promise<void>((resolve) => { timer = setTimeout(resolve, PUT_WAIT_MS); })]);
+    clearTimeout(timer);
+  }
+
+  async deleteFunnel(site: string, id: string): Promise<void> {
+    const run = this.sites.get(site);
+    run?.runs.delete(id);
+    run?.funnels.removeFunnel(id);
+    await this.storage.deleteFunnel(site, id);
+  }
+
+  /** Events older than the open horizon were stored (an import): every funnel of the site is computed again. */
+  rebuildSite(site: string): void {
+    const run = this.sites.get(site);
+    if (run) this.scheduleRebuild(run, 0);
+  }
+
+  /** The report of a saved funnel; null when the site has no such funnel. */
+  async report(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null> {
+    const run = this.sites.get(site);
+    const funnel = run?.runs.get(id);
+    if (!run || !funnel) return null;
+    if (funnel.phase === 'restoring' || funnel.phase === 'sweeping') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), WARM_WAIT_MS); });
+      const outcome = await Promise.race([funnel.ready.then(() => 'ready' as const), timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') throw new FunnelsWarmingUp(funnel.done);
+    }
+    const parts = [...(await this.storage.finalDays(site, id, daysOf(range))).values()];
+    const ready = funnel.phase === 'ready';
+    if (ready) parts.push(run.funnels.liveAggregate(id, range, { openAt: options.now, only: options.breakdown ?? null })!);
+    return {
+      ...composeReport(funnel.funnel, parts, range, options),
+      fresh_until: ready ? options.now : null,
+      backfill: funnel.phase === 'backfilling' ? { done: funnel.done } : null,
+    };
+  }
+
+  /** Forgets erased events from the live state (the persisted days keep their anonymous counts). */
+  forget(site: string, erased: (event: LiveEvent) => boolean, unlink: readonly string[] = []): void {
+    this.sites.get(site)?.funnels.forget(erased, unlink);
+  }
+
+  /** Resolves once no background work (loading, back-fill, matching, persisting) is left: for tests and benchmarks. */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+    for (const run of this.sites.values()) {
+      await run.persisting;
+      for (const funnel of run.runs.values()) await funnel.ready;
+    }
+  }
+
+  /** Whether every funnel of every site counts live (not restoring or back-filling). */
+  get warm(): boolean {
+    return [...this.sites.values()].every((run) => [...run.runs.values()].every((f) => f.phase === 'ready'));
+  }
+
+  /** Live events held, over all sites (for memory figures). */
+  get liveEvents(): number {
+    let n = 0;
+    for (const run of this.sites.values()) n += run.funnels.live.events;
+    return n;
+  }
+
+  /** Makes closed windows final on every site now (tests; the timer does it as the watermark moves). */
+  async advance(): Promise<void> {
+    for (const run of this.sites.values()) this.advanceSite(run, 0);
+    for (const run of this.sites.values()) await run.persisting;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopping.abort();
+    if (this.timer) clearInterval(this.timer);
+    for (const run of this.sites.values()) if (run.rebuildTimer) clearTimeout(run.rebuildTimer);
+    await Promise.allSettled([...this.jobs]);
+    for (const run of this.sites.values()) await run.persisting.catch(() => undefined);
+  }
+
+  private async siteRun(site: string): Promise<SiteRun> {
+    let run = this.sites.get(site);
+    if (run) {
+      await run.restored;
+      return run;
+    }
+    const funnels = new SiteFunnels(site);
+    let restored!: () => void;
+    run = {
+      site, funnels, runs: new Map(), heldFrom: Infinity, loading: Promise.resolve(), persisting: Promise.resolve(),
+      rebuildTimer: null, restored: new Promise<void>((resolve) => { restored = resolve; }),
+    };
+    this.sites.set(site, run);
+    try {
+      funnels.raiseWatermark(await this.storage.watermark(site));
+      for (const [visitor, link] of await this.storage.links(site)) funnels.restoreLink(visitor, link);
+    } finally {
+      restored();
+    }
+    return run;
+  }
+
+  /**
+   * Brings a funnel up: restored from its persisted state when it matches the definition, else
+   * back-filled from history; then its live part is matched from the events held.
+   */
+  private async activate(run: SiteRun, stored: StoredFunnel, mode: 'restore' | 'new' | 'rebuild'): Promise<void> {
+    const funnel = parseStoredFunnel(stored.definition);
+    const version = funnelVersion(stored.definition);
+    const persisted = mode === 'restore' ? await this.storage.state(run.site, stored.id) : null;
+    const resume = persisted !== null && persisted.version === version && persisted.complete;
+    let markReady!: () => void;
+    const state: FunnelRun = {
+      id: stored.id, funnel, version, phase: resume ? 'restoring' : 'backfilling', done: 0,
+      ready: new Promise<void>((resolve) => { markReady = resolve; }), markReady,
+    };
+    run.runs.set(stored.id, state);
+    const threshold = resume ? persisted.threshold : finalThreshold(run.funnels.watermark);
+    if (!resume) await this.storage.resetFunnel(run.site, stored.id, version, threshold);
+    const chainEnds = resume ? await this.storage.chainEnds(run.site, stored.id) : new Map<string, number>();
+    if (run.runs.get(stored.id) !== state) return;
+    run.funnels.removeFunnel(stored.id);
+    run.funnels.addFunnel({ id: stored.id, funnel, threshold, chainEnds });
+    const arrivalBound = this.lastArrival;
+    this.track((async () => {
+      const loaded = this.loadHeld(run, arrivalBound);
+      if (!resume) {
+        const ends = await this.backfill(run, state, threshold, arrivalBound);
+        if (ends === null) return;
+        run.funnels.setChainEnds(stored.id, ends);
+      }
+      await loaded;
+      if (run.runs.get(stored.id) !== state) return;
+      state.phase = 'sweeping';
+      while (!run.funnels.sweep(stored.id, SLICE_MS)) {
+        await yieldToIo();
+        if (run.runs.get(stored.id) !== state || this.closed) return;
+      }
+      if (!resume) await this.storage.markComplete(run.site, stored.id);
+      state.phase = 'ready';
+      state.done = 1;
+      state.markReady();
+    })());
+  }
+
+  /** Loads the stored events the site's funnels now read live but are not held yet (older ones, for a new or restored funnel). */
+  private loadHeld(run: SiteRun, arrivalBound: number): Promise<void> {
+    run.loading = run.loading.then(async () => {
+      const from = run.funnels.liveFrom;
+      if (from >= run.heldFrom) return;
+      const to = run.heldFrom;
+      run.heldFrom = from;
+      for await (const page of this.storage.events(run.site, from, to, arrivalBound)) {
+        for (const event of page) run.funnels.load(event);
+        await yieldToIo();
+        if (this.closed) return;
+      }
+    });
+    return run.loading;
+  }
+
+  /** Persists a back-fill's days as they come; returns its chain ends (null when the funnel was replaced meanwhile). */
+  private async backfill(run: SiteRun, state: FunnelRun, until: number, arrivalBound: number): Promise<Map<string, number> | null> {
+    for await (const step of this.storage.backfill(run.site, state.funnel, until, arrivalBound, this.stopping.signal)) {
+      if (run.runs.get(state.id) !== state || this.closed) return null;
+      if (step.kind === 'end') return step.chainEnds;
+      await this.storage.addFinal(run.site, state.id, { days: step.days, chainEnds: new Map(), threshold: null, chainEndsBefore: null });
+      state.done = Math.min(0.99, step.done);
+    }
+    return null;
+  }
+
+  private scheduleRebuild(run: SiteRun, delayMs = 1_000): void {
+    if (run.rebuildTimer || this.closed) return;
+    run.rebuildTimer = setTimeout(() => {
+      run.rebuildTimer = null;
+      for (const state of [...run.runs.values()]) {
+        this.track(this.activate(run, { site: run.site, id: state.id, definition: state.funnel.definition, createdAt: 0, updatedAt: 0 }, 'rebuild'));
+      }
+    }, delayMs);
+  }
+
+  /** The background tick: match changed units (a slice), make closed windows final. */
+  private tick(): void {
+    for (const run of this.sites.values()) {
+      run.funnels.refresh(SLICE_MS);
+      this.advanceSite(run, ADVANCE_STEP_MS);
+    }
+  }
+
+  private advanceSite(run: SiteRun, minStep: number): void {
+    const thresholds = [...run.runs.values()].filter((f) => f.phase === 'ready').map((f) => run.funnels.thresholdOf(f.id) ?? Infinity);
+    if (thresholds.length === 0 || finalThreshold(run.funnels.watermark) - Math.min(...thresholds) < minStep) return;
+    const finalized = run.funnels.advance();
+    run.heldFrom = Math.max(run.heldFrom, run.funnels.liveFrom);
+    if (finalized.length > 0) run.persisting = run.persisting.then(() => this.persist(run, finalized)).catch(this.onError);
+  }
+
+  private async persist(run: SiteRun, finalized: Finalized[]): Promise<void> {
+    for (const f of finalized) {
+      const windowMs = run.runs.get(f.id)?.funnel.windowMs;
+      await this.storage.addFinal(run.site, f.id, {
+        days: f.days, chainEnds: f.chainEnds, threshold: f.threshold,
+        chainEndsBefore: windowMs === undefined ? null : openingBound(f.threshold, windowMs),
+      });
+    }
+  }
+
+  private track(job: Promise<unknown>): void {
+    const tracked = job.catch(this.onError).finally(() => this.jobs.delete(tracked));
+    this.jobs.add(tracked);
+  }
+}
