@@ -29,7 +29,7 @@ export interface BackfillOptions {
 /** How far the simulated watermark moves between two steps that make entries final. */
 const STEP_MS = DAY_MS;
 
-/** Runs a funnel over events in time order (ties in order of arrival). */
+/** Runs a funnel over events in time order (ties in order of arrival): every stored event before `until`, or more. */
 export async function backfillFunnel(
   events: AsyncIterable<LiveInput> | Iterable<LiveInput>,
   funnel: ParsedFunnel,
@@ -42,7 +42,8 @@ export async function backfillFunnel(
   const days = new Map<string, FunnelAggregate>();
   const collect = () => {
     const step = new Map<string, FunnelAggregate>();
-    for (const finalized of site.advance(options.until)) {
+    // Events come in time order, so every entry whose span ended before the newest one read is complete.
+    for (const finalized of site.advance(Math.min(site.watermark, options.until))) {
       for (const [day, aggregate] of finalized.days) {
         step.set(day, aggregate);
         const total = days.get(day) ?? createFunnelAggregate(funnel.steps.length);
@@ -57,12 +58,13 @@ export async function backfillFunnel(
       if (nextStep !== -Infinity) collect();
       nextStep = event.ts + STEP_MS;
     }
-    site.load(event);
-    site.raiseWatermark(event.ts);
+    site.replay(event);
   };
   // A synchronous source is read synchronously: a promise per event would cost more than matching it.
   if (Symbol.asyncIterator in events) for await (const event of events) take(event);
   else for (const event of events) take(event);
+  // The caller gave every event before `until`: the entries whose span ended before it are complete.
+  site.raiseWatermark(options.until);
   collect();
   const chainEnds = new Map<string, number>();
   for (const [key, windowEnd] of site.chainEndsOf('f')) chainEnds.set(key, windowEnd);

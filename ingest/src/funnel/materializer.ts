@@ -10,9 +10,9 @@
 import type { ParsedFunnel } from './definition.js';
 import { matchEntries, spanEnd, type Entry } from './entries.js';
 import { finalThreshold, isLate, openingBound } from './horizon.js';
-import { joinsLead, leadUnit, unitOf, visitorUnit, type IdentityLink } from './identity.js';
+import { joinsLead, type IdentityLink } from './identity.js';
 import type { StepMatcher } from './journey.js';
-import { LiveUnits, type LiveEvent, type LiveInput, type LiveUnit } from './liveUnits.js';
+import { LiveUnits, type EventLoader, type LiveEvent, type LiveInput, type LiveUnit } from './liveUnits.js';
 import {
   addJourney, createFunnelAggregate, dayOf, mergeAggregates, removeJourney, type BreakdownDimension, type FunnelAggregate,
 } from './report.js';
@@ -57,8 +57,15 @@ interface FunnelState {
 
 export type Observed = 'taken' | 'late';
 
+/** Events to forget (a person erased, or past retention): of these visitors, these arrivals, or before this time. */
+export interface Erasure {
+  visitors?: ReadonlySet<string>;
+  arrivals?: ReadonlySet<number>;
+  before?: number;
+}
+
 export class SiteFunnels {
-  readonly live = new LiveUnits();
+  readonly live: LiveUnits;
   private readonly links = new Map<string, IdentityLink>();
   private readonly funnels = new Map<string, FunnelState>();
   private readonly dirty = new Set<LiveUnit>();
@@ -67,7 +74,10 @@ export class SiteFunnels {
   /** Events older than this are not kept (no funnel's open entries read them). */
   private keepFrom = Infinity;
 
-  constructor(readonly site: string) {}
+  /** `loader` reads stored events back by arrival: with it, idle units keep only their keys in memory (liveUnits.ts). */
+  constructor(readonly site: string, loader: EventLoader | null = null, residentUnits?: number) {
+    this.live = new LiveUnits(loader, residentUnits);
+  }
 
   /** Restores identity links made before (at start, or for a back-fill: every link of the site). */
   restoreLink(visitor: string, link: IdentityLink): void {
@@ -151,27 +161,44 @@ export class SiteFunnels {
     return 'taken';
   }
 
-  /** An event from the store (loading at start, or for a new funnel): no lateness, no new links. */
+  /**
+   * An event from the store, loaded for a funnel that is building (at start, or a new funnel
+   * with a longer window): no lateness, no new links. It is older than what the funnels that
+   * count live read, so only the building funnel's sweep counts it.
+   */
   load(event: LiveInput): void {
+    if (event.ts >= this.keepFrom) this.keep(event, false);
+  }
+
+  /** An event of history replayed in time order (a back-fill): counted as it comes, with the links restored before. */
+  replay(event: LiveInput): void {
+    if (event.ts > this.watermark) this.watermark = event.ts;
     if (event.ts >= this.keepFrom) this.keep(event);
   }
 
-  private keep(event: LiveInput): void {
-    const unit = this.live.unit(unitOf(event, event.visitor, this.links.get(event.visitor)));
-    this.live.add(unit, event);
-    this.dirty.add(unit);
+  /** Between pages of a load: idle units give their events back to the store. */
+  offloadIdle(): void {
+    this.live.offloadIdle();
+  }
+
+  private keep(event: LiveInput, isNew = true): void {
+    const link = this.links.get(event.visitor);
+    const unit = link && joinsLead(event, link) ? this.live.unit(true, link.lead) : this.live.unit(false, event.visitor);
+    this.live.add(unit, event, isNew);
+    if (isNew) this.dirty.add(unit);
   }
 
   /** A visitor named a lead: its events that now count under the lead move there. */
   private link(visitor: string, link: IdentityLink): void {
     this.links.set(visitor, link);
-    const own = this.live.units.get(visitorUnit(visitor));
+    const own = this.live.find(false, visitor);
     if (!own) return;
     const before = this.live.decode(own);
     const moving = before.map((event) => event.visitor === visitor && joinsLead(event, link));
     if (!moving.includes(true)) return;
-    this.live.move(own, this.live.unit(leadUnit(link.lead)), (i) => moving[i]);
-    this.dirty.add(this.live.unit(leadUnit(link.lead)));
+    const lead = this.live.unit(true, link.lead);
+    this.live.move(own, lead, (i) => moving[i]);
+    this.dirty.add(lead);
     // The visitor's own journeys are matched again now, from what it held before the move.
     this.rematch(own, this.live.decode(own), before.filter((event) => !event.isNew));
     this.live.clearNew(own);
@@ -186,9 +213,10 @@ export class SiteFunnels {
       this.dirty.delete(unit);
       this.rematch(unit, this.live.decode(unit), null);
       this.live.clearNew(unit);
-      if (performance.now() > deadline) return this.dirty.size === 0;
+      if (performance.now() > deadline) break;
     }
-    return true;
+    this.live.offloadIdle();
+    return this.dirty.size === 0;
   }
 
   get pending(): number {
@@ -204,7 +232,7 @@ export class SiteFunnels {
     if (!state) return true;
     if (state.ready) return true;
     const deadline = budgetMs === Infinity ? Infinity : performance.now() + budgetMs;
-    state.sweepCursor ??= this.live.units.values();
+    state.sweepCursor ??= this.live.units();
     for (let next = state.sweepCursor.next(); !next.done; next = state.sweepCursor.next()) {
       const unit = next.value;
       if (state.swept.has(unit) || unit.size === 0) continue;
@@ -221,28 +249,32 @@ export class SiteFunnels {
   }
 
   /**
-   * Makes final the entries whose span closed before the threshold of the current watermark (or
-   * `cap`, when lower), for every ready funnel; forgets the events no open entry reads any more.
+   * Makes final the entries whose span closed before the threshold of the current watermark, for
+   * every ready funnel; forgets the events no open entry reads any more. A back-fill, which reads
+   * history in time order and so has every event before its watermark, passes the threshold.
    */
-  advance(cap = Infinity): Finalized[] {
+  advance(threshold = finalThreshold(this.watermark)): Finalized[] {
     this.refresh();
-    const threshold = Math.min(finalThreshold(this.watermark), cap);
     const finalized: Finalized[] = [];
     for (const state of this.funnels.values()) {
       if (!state.ready || threshold <= state.threshold) continue;
       const bound = openingBound(threshold, state.funnel.windowMs);
       const result: Finalized = { id: state.id, threshold, days: new Map(), chainEnds: new Map() };
-      for (const unit of this.live.units.values()) {
+      for (const unit of this.live.units()) {
         if (unit.firstTs >= bound) continue;
-        const entries = this.entriesOf(state, unit, this.live.decode(unit));
-        for (const entry of entries) {
+        const events = this.live.decode(unit);
+        let windowEnd = -Infinity;
+        for (const entry of this.entriesOf(state, unit, events)) {
           if (entry.opensAt >= bound) break;
           this.count(state, entry, -1);
           const day = dayOf(entry.start, 'UTC');
           let aggregate = result.days.get(day);
           if (!aggregate) result.days.set(day, (aggregate = createFunnelAggregate(state.funnel.steps.length)));
           addJourney(aggregate, entry);
-          const windowEnd = entry.opensAt + state.funnel.windowMs;
+          windowEnd = entry.opensAt + state.funnel.windowMs;
+        }
+        // Only an event the open part still reads, inside that window, could be held back by it: any later event comes after it.
+        if (events.some((event) => event.ts >= bound && event.ts <= windowEnd)) {
           state.chainEnds.set(unit.key, windowEnd);
           result.chainEnds.set(unit.key, windowEnd);
         }
@@ -253,7 +285,7 @@ export class SiteFunnels {
       finalized.push(result);
     }
     this.updateKeepFrom();
-    for (const unit of [...this.live.units.values()]) {
+    for (const unit of [...this.live.units()]) {
       if (unit.firstTs >= this.keepFrom) continue;
       this.live.dropBefore(unit, this.keepFrom);
       if (unit.size === 0) {
@@ -261,6 +293,7 @@ export class SiteFunnels {
         this.dirty.delete(unit);
       }
     }
+    this.live.offloadIdle();
     return finalized;
   }
 
@@ -291,9 +324,15 @@ export class SiteFunnels {
    * Forgets events (a person erased, or past retention): the units holding any are matched
    * again without them. `unlink` forgets the identity links of those visitors too.
    */
-  forget(erased: (event: LiveEvent) => boolean, unlink: readonly string[] = []): void {
+  forget(erasure: Erasure, unlink: readonly string[] = []): void {
     this.refresh();
-    for (const unit of [...this.live.units.values()]) {
+    const { visitors, arrivals, before: beforeTs } = erasure;
+    const erased = (event: LiveEvent) =>
+      (visitors?.has(event.visitor) ?? false) || (arrivals?.has(event.arrival) ?? false) || (beforeTs !== undefined && event.ts < beforeTs);
+    for (const unit of [...this.live.units()]) {
+      const candidate = (visitors !== undefined && unit.holdsVisitor(visitors)) || (beforeTs !== undefined && unit.firstTs < beforeTs)
+        || (arrivals !== undefined && Array.from({ length: unit.size }, (_, i) => unit.arrival(i)).some((a) => arrivals.has(a)));
+      if (!candidate) continue;
       const before = this.live.decode(unit);
       const drop = before.map(erased);
       if (!drop.includes(true)) continue;

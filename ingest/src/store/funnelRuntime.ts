@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../funnel/definition.js';
 import { finalThreshold, openingBound } from '../funnel/horizon.js';
 import type { IdentityLink } from '../funnel/identity.js';
-import type { LiveEvent, LiveInput } from '../funnel/liveUnits.js';
-import { SiteFunnels, type Finalized } from '../funnel/materializer.js';
+import type { EventLoader, LiveInput } from '../funnel/liveUnits.js';
+import { SiteFunnels, type Erasure, type Finalized } from '../funnel/materializer.js';
 import { composeReport } from '../funnel/preview.js';
 import { dayOf, type FunnelAggregate } from '../funnel/report.js';
 import { DAY_MS } from '../time.js';
@@ -47,6 +47,8 @@ export interface FunnelStorage {
   resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void>;
   markComplete(site: string, id: string): Promise<void>;
   deleteFunnel(site: string, id: string): Promise<void>;
+  /** Reads stored events back by arrival, synchronously, when the store can do that cheaply (then idle units are not kept in memory). */
+  loader?(): EventLoader;
   /** Runs a funnel over the site's stored history (arrival ≤ arrivalBound) up to `until`, away from the event loop where the store can. */
   backfill(site: string, funnel: ParsedFunnel, until: number, arrivalBound: number, signal: AbortSignal): AsyncIterable<BackfillStep>;
 }
@@ -210,18 +212,22 @@ export class FunnelRuntime {
     };
   }
 
-  /** Forgets erased events from the live state (the persisted days keep their anonymous counts). */
-  forget(site: string, erased: (event: LiveEvent) => boolean, unlink: readonly string[] = []): void {
-    this.sites.get(site)?.funnels.forget(erased, unlink);
+  /**
+   * Forgets erased events from the live state, before the store deletes them (an idle unit's
+   * events are read back to match it without them); the persisted days keep their anonymous counts.
+   */
+  forget(site: string, erasure: Erasure, unlink: readonly string[] = []): void {
+    this.sites.get(site)?.funnels.forget(erasure, unlink);
   }
 
-  /** Resolves once no background work (loading, back-fill, matching, persisting) is left: for tests and benchmarks. */
+  /**
+   * Resolves once no background work is left (loading, back-fills, matching), and closed windows
+   * are made final and persisted: for tests and benchmarks.
+   */
   async idle(): Promise<void> {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
-    for (const run of this.sites.values()) {
-      await run.persisting;
-      for (const funnel of run.runs.values()) await funnel.ready;
-    }
+    for (const run of this.sites.values()) for (const funnel of run.runs.values()) await funnel.ready;
+    await this.advance();
   }
 
   /** Whether every funnel of every site counts live (not restoring or back-filling). */
@@ -257,7 +263,7 @@ export class FunnelRuntime {
       await run.restored;
       return run;
     }
-    const funnels = new SiteFunnels(site);
+    const funnels = new SiteFunnels(site, this.storage.loader?.() ?? null);
     let restored!: () => void;
     run = {
       site, funnels, runs: new Map(), heldFrom: Infinity, loading: Promise.resolve(), persisting: Promise.resolve(),
@@ -325,6 +331,7 @@ export class FunnelRuntime {
       run.heldFrom = from;
       for await (const page of this.storage.events(run.site, from, to, arrivalBound)) {
         for (const event of page) run.funnels.load(event);
+        run.funnels.offloadIdle();
         await yieldToIo();
         if (this.closed) return;
       }

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import type { PropValue } from '../../event.js';
 import type { LiveInput } from '../../funnel/liveUnits.js';
 
-/** The columns of SQL.funnelEventPage, in order. */
+/** The columns of SQL.funnelEventPage and SQL.funnelEventsByRowid, in order. */
 type RawEvent = [
   rowid: number, ts: number, name: string, path: string, props: string | null, channel: string, source: string | null,
   medium: string | null, campaign: string | null, device: string | null, browser: string | null, variant: string | null,
@@ -18,6 +18,11 @@ function liveInputOf(r: RawEvent): LiveInput {
     channel: r[5], source: r[6], medium: r[7], campaign: r[8], device: r[9], browser: r[10], variant: r[11], landing: r[12],
     revenue_amount: r[13], revenue_currency: r[14], engaged_ms: r[15], scroll: r[16], session: r[17], visitor: r[18], lead: r[19],
   };
+}
+
+/** Events by rowid, in any order. */
+export function funnelEventsByRowid(statement: Database.Statement, rowids: readonly number[]): LiveInput[] {
+  return (statement.raw(true).all(JSON.stringify(rowids)) as RawEvent[]).map(liveInputOf);
 }
 
 /** A site's events with fromMs ≤ ts < toMs and rowid ≤ arrivalBound, in pages (each read in its own short transaction). */

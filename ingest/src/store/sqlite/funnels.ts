@@ -6,13 +6,13 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { ParsedFunnel } from '../../funnel/definition.js';
 import type { IdentityLink } from '../../funnel/identity.js';
-import type { LiveInput } from '../../funnel/liveUnits.js';
+import type { EventLoader, LiveInput } from '../../funnel/liveUnits.js';
 import { createFunnelAggregate, mergeAggregates, type FunnelAggregate, type FunnelReport } from '../../funnel/report.js';
 import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js';
 import type { BackfillStep, FinalPart, FunnelStorage, PersistedFunnelState } from '../funnelRuntime.js';
 import type { Row } from '../rows.js';
 import type { SQL } from './sql.js';
-import { funnelEventPages } from './funnelEvents.js';
+import { funnelEventPages, funnelEventsByRowid } from './funnelEvents.js';
 import type { HistoryJob, HistoryMessage } from './historyWorker.js';
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
@@ -79,6 +79,11 @@ export class SqliteFunnelStorage implements FunnelStorage {
 
   async *events(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
     yield* funnelEventPages(this.statements.funnelEventPage, site, fromMs, toMs, arrivalBound);
+  }
+
+  /** Idle units' events are read back by rowid (the primary key): their rows are near each other, and recent. */
+  loader(): EventLoader {
+    return (rowids) => funnelEventsByRowid(this.statements.funnelEventsByRowid, rowids);
   }
 
   /** The highest rowid: every event up to it is committed. */

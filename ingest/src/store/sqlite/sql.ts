@@ -243,6 +243,10 @@ export const SQL = {
     FROM events INDEXED BY events_site_ts
     WHERE site = ? AND ts >= ? AND NOT (ts = ? AND rowid <= ?) AND ts < ? AND rowid <= ?
     ORDER BY ts, rowid LIMIT ?`,
+  /** Events by rowid (a JSON array of them), for the live state's idle units: raw rows in FUNNEL_EVENT_COLUMNS order. */
+  funnelEventsByRowid: `SELECT rowid, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
+      landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
+    FROM events WHERE rowid IN (SELECT value FROM json_each(?))`,
   funnelState: `SELECT version, threshold, complete FROM funnel_state WHERE site = ? AND funnel = ?`,
   putFunnelState: `INSERT INTO funnel_state (site, funnel, version, threshold, complete) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (site, funnel) DO UPDATE SET version = excluded.version, threshold = excluded.threshold, complete = excluded.complete`,
