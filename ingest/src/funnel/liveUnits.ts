@@ -10,8 +10,8 @@
 //
 // Most units are visitors whose visit is over but whose window is still open. A store that can
 // read events back cheaply by their order of arrival (SQLite, by rowid) gives a loader: then
-// only the most recently touched units keep their events; the others keep just each event's
-// time and arrival (offloaded), and their events are read back when something needs them.
+// only the most recently touched units keep their events; the others keep just their events'
+// arrivals and the time of the first (offloaded), and read them back when something needs them.
 import type { PropValue } from '../event.js';
 import type { FunnelEvent } from './journey.js';
 import { leadUnit, visitorUnit } from './identity.js';
@@ -91,8 +91,10 @@ export class LiveUnit {
   visitors: string[];
   /** Some event is flagged new. */
   hasNew = false;
-  /** While offloaded: each event's ts and arrival, in order ([ts, arrival, ts, arrival, …]). */
+  /** While offloaded: its events' arrivals (in any order). */
   offloaded: number[] | null = null;
+  /** While offloaded: the ts of its first event. */
+  offloadedFrom = Infinity;
 
   constructor(readonly isLead: boolean, readonly id: string) {
     this.visitors = isLead ? NONE : [id];
@@ -104,21 +106,23 @@ export class LiveUnit {
   }
 
   get size(): number {
-    return this.offloaded ? this.offloaded.length / 2 : this.data.length / STRIDE;
+    return this.offloaded ? this.offloaded.length : this.data.length / STRIDE;
   }
 
   /** ts of the oldest event (Infinity when empty). */
   get firstTs(): number {
-    if (this.offloaded) return this.offloaded[0];
+    if (this.offloaded) return this.offloadedFrom;
     return this.data.length === 0 ? Infinity : this.data[0];
   }
 
+  /** ts of an event held in memory. */
   ts(index: number): number {
-    return this.offloaded ? this.offloaded[index * 2] : this.data[index * STRIDE];
+    return this.data[index * STRIDE];
   }
 
+  /** The arrival of an event (in memory: in (ts, arrival) order; offloaded: in no order). */
   arrival(index: number): number {
-    return this.offloaded ? this.offloaded[index * 2 + 1] : this.data[index * STRIDE + 1];
+    return this.offloaded ? this.offloaded[index] : this.data[index * STRIDE + 1];
   }
 
   /** Does it hold an event of one of these visitors? */
@@ -234,12 +238,10 @@ export class LiveUnits {
       if (unit.hasNew) continue;
       this.resident.delete(unit);
       if (unit.data.length === 0) continue;
-      const keys = new Array<number>(unit.size * 2);
-      for (let i = 0; i < unit.size; i++) {
-        keys[i * 2] = unit.data[i * STRIDE];
-        keys[i * 2 + 1] = unit.data[i * STRIDE + 1];
-      }
-      unit.offloaded = keys;
+      const arrivals = new Array<number>(unit.size);
+      for (let i = 0; i < arrivals.length; i++) arrivals[i] = unit.data[i * STRIDE + 1];
+      unit.offloadedFrom = unit.data[0];
+      unit.offloaded = arrivals;
       unit.data = NONE;
       unit.sessions = NONE;
       if (!unit.isLead) unit.visitors = NONE;
@@ -252,25 +254,65 @@ export class LiveUnits {
     return this.resident.size;
   }
 
+  /**
+   * Adds a stored event by its key alone (restoring after a restart, when the unit's journeys are
+   * restored too): the unit stays offloaded, unless it already holds events in memory.
+   */
+  addKey(unit: LiveUnit, ts: number, arrival: number): void {
+    this.eventCount++;
+    if (unit.offloaded === null && unit.data.length > 0) {
+      for (const event of this.fetch([arrival])) this.pack(unit, event, false);
+      return;
+    }
+    const arrivals = unit.offloaded ?? NONE;
+    if (arrivals.length >= EXACT_UP_TO) {
+      arrivals.push(arrival);
+    } else {
+      // Sized exactly, as `data` is.
+      const next = new Array<number>(arrivals.length + 1);
+      for (let i = 0; i < arrivals.length; i++) next[i] = arrivals[i];
+      next[arrivals.length] = arrival;
+      unit.offloaded = next;
+    }
+    unit.offloadedFrom = Math.min(unit.offloadedFrom, ts);
+    if (!unit.isLead) unit.visitors = NONE;
+  }
+
+  /** The events of many units at once (offloaded ones read back in one go). */
+  decodeMany(units: readonly LiveUnit[]): LiveEvent[][] {
+    const arrivals: number[] = [];
+    for (const unit of units) if (unit.offloaded) for (const arrival of unit.offloaded) arrivals.push(arrival);
+    const fetched = arrivals.length === 0 ? new Map<number, LiveInput>() : new Map(this.fetch(arrivals).map((event) => [event.arrival, event]));
+    return units.map((unit) => {
+      if (!unit.offloaded) return this.decode(unit);
+      return this.decodeFetched(unit, unit.offloaded.flatMap((arrival) => fetched.get(arrival) ?? []));
+    });
+  }
+
   /** Reads an offloaded unit's events back (those still stored) and marks the unit recently touched. */
   private makeResident(unit: LiveUnit): void {
     this.resident.delete(unit);
     this.resident.add(unit);
-    const keys = unit.offloaded;
-    if (!keys) return;
+    const arrivals = unit.offloaded;
+    if (!arrivals) return;
     unit.offloaded = null;
+    unit.offloadedFrom = Infinity;
     if (!unit.isLead) unit.visitors = [unit.id];
-    const events = this.fetch(keys);
-    this.eventCount -= keys.length / 2 - events.length;
+    const events = this.fetch(arrivals);
+    this.eventCount -= arrivals.length - events.length;
     for (const event of events) this.pack(unit, event, false);
   }
 
-  /** The stored events of offloaded keys, in their order. */
-  private fetch(keys: readonly number[]): LiveInput[] {
-    const arrivals: number[] = [];
-    for (let i = 1; i < keys.length; i += 2) arrivals.push(keys[i]);
-    const byArrival = new Map(this.loader!(arrivals).map((event) => [event.arrival, event]));
-    return arrivals.flatMap((arrival) => byArrival.get(arrival) ?? []);
+  /** The stored events of these arrivals (those still stored), in (ts, arrival) order. */
+  private fetch(arrivals: readonly number[]): LiveInput[] {
+    return this.loader!(arrivals).sort((a, b) => a.ts - b.ts || a.arrival - b.arrival);
+  }
+
+  private decodeFetched(unit: LiveUnit, events: LiveInput[]): LiveEvent[] {
+    const scratch = new LiveUnit(unit.isLead, unit.id);
+    events.sort((a, b) => a.ts - b.ts || a.arrival - b.arrival);
+    for (const event of events) this.pack(scratch, event, false);
+    return this.decode(scratch);
   }
 
   /** Moves the events `take` picks from one unit to another, flagged new there. Returns how many. */
@@ -313,14 +355,12 @@ export class LiveUnits {
 
   /** Drops a unit's events older than `ts` (no funnel reads them any more); returns how many. */
   dropBefore(unit: LiveUnit, ts: number): number {
+    if (unit.firstTs >= ts) return 0;
+    this.makeResident(unit);
     let n = 0;
     while (n < unit.size && unit.ts(n) < ts) n++;
     if (n === 0) return 0;
     this.eventCount -= n;
-    if (unit.offloaded) {
-      unit.offloaded = unit.offloaded.slice(n * 2);
-      return n;
-    }
     unit.data = unit.data.slice(n * STRIDE);
     this.compactLists(unit);
     return n;
@@ -340,11 +380,7 @@ export class LiveUnits {
 
   /** The unit's events as the engine reads them, in (ts, arrival) order (an offloaded unit's are read back, and it stays offloaded). */
   decode(unit: LiveUnit): LiveEvent[] {
-    if (unit.offloaded) {
-      const scratch = new LiveUnit(unit.isLead, unit.id);
-      for (const event of this.fetch(unit.offloaded)) this.pack(scratch, event, false);
-      return this.decode(scratch);
-    }
+    if (unit.offloaded) return this.decodeFetched(unit, this.fetch(unit.offloaded));
     const d = unit.data;
     const events: LiveEvent[] = new Array(unit.size);
     for (let i = 0; i < events.length; i++) {

@@ -57,6 +57,9 @@ interface FunnelState {
 
 export type Observed = 'taken' | 'late';
 
+/** Units matched per read-back when a building funnel is swept. */
+const SWEEP_BATCH = 256;
+
 /** Events to forget (a person erased, or past retention): of these visitors, these arrivals, or before this time. */
 export interface Erasure {
   visitors?: ReadonlySet<string>;
@@ -176,6 +179,28 @@ export class SiteFunnels {
     if (event.ts >= this.keepFrom) this.keep(event);
   }
 
+  /** A stored event by its key (restoring after a restart, with the live journeys restored from a snapshot). */
+  restoreKey(visitor: string, ts: number, arrival: number): void {
+    if (ts < this.keepFrom) return;
+    const link = this.links.get(visitor);
+    const unit = link && joinsLead({ ts }, link) ? this.live.unit(true, link.lead) : this.live.unit(false, visitor);
+    this.live.addKey(unit, ts, arrival);
+  }
+
+  /** Restores a building funnel's live journeys (a snapshot taken at a clean stop); `markReady` once its units' keys are back. */
+  restoreLive(id: string, liveDays: Map<string, FunnelAggregate>): void {
+    const state = this.funnels.get(id);
+    if (state && !state.ready) state.liveDays = liveDays;
+  }
+
+  markReady(id: string): void {
+    const state = this.funnels.get(id);
+    if (!state || state.ready) return;
+    state.ready = true;
+    state.sweepCursor = null;
+    state.swept = new WeakSet();
+  }
+
   /** Between pages of a load: idle units give their events back to the store. */
   offloadIdle(): void {
     this.live.offloadIdle();
@@ -233,18 +258,24 @@ export class SiteFunnels {
     if (state.ready) return true;
     const deadline = budgetMs === Infinity ? Infinity : performance.now() + budgetMs;
     state.sweepCursor ??= this.live.units();
-    for (let next = state.sweepCursor.next(); !next.done; next = state.sweepCursor.next()) {
-      const unit = next.value;
-      if (state.swept.has(unit) || unit.size === 0) continue;
-      // Events still flagged new are added by the next refresh, as for every other funnel.
-      const counted = this.live.decode(unit).filter((event) => !event.isNew);
-      for (const entry of this.entriesOf(state, unit, counted)) this.count(state, entry, 1);
-      state.swept.add(unit);
+    for (;;) {
+      // A few hundred units at a time: offloaded ones are read back in one go.
+      const batch: LiveUnit[] = [];
+      while (batch.length < SWEEP_BATCH) {
+        const next = state.sweepCursor.next();
+        if (next.done) break;
+        if (!state.swept.has(next.value) && next.value.size > 0) batch.push(next.value);
+      }
+      if (batch.length === 0) break;
+      this.live.decodeMany(batch).forEach((events, i) => {
+        // Events still flagged new are added by the next refresh, as for every other funnel.
+        const counted = events.filter((event) => !event.isNew);
+        for (const entry of this.entriesOf(state, batch[i], counted)) this.count(state, entry, 1);
+        state.swept.add(batch[i]);
+      });
       if (performance.now() > deadline) return false;
     }
-    state.ready = true;
-    state.sweepCursor = null;
-    state.swept = new WeakSet();
+    this.markReady(id);
     return true;
   }
 
@@ -313,6 +344,11 @@ export class SiteFunnels {
   /** Unit key → end of the window of its last final entry, for the units where it can still hold back an entry. */
   chainEndsOf(id: string): ReadonlyMap<string, number> {
     return this.funnels.get(id)?.chainEnds ?? new Map();
+  }
+
+  /** Whether nothing awaits matching and no funnel is building: the live days are then a snapshot. */
+  get settled(): boolean {
+    return this.dirty.size === 0 && [...this.funnels.values()].every((state) => state.ready);
   }
 
   /** The days (UTC) that hold live journeys of a funnel. */

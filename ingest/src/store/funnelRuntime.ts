@@ -12,6 +12,7 @@ import type { IdentityLink } from '../funnel/identity.js';
 import type { EventLoader, LiveInput } from '../funnel/liveUnits.js';
 import { SiteFunnels, type Erasure, type Finalized } from '../funnel/materializer.js';
 import { composeReport } from '../funnel/preview.js';
+import { decodeAggregate, encodeAggregate } from '../funnel/aggregateCodec.js';
 import { dayOf, type FunnelAggregate } from '../funnel/report.js';
 import { DAY_MS } from '../time.js';
 import type { ReportOptions, SavedFunnelReport, StoredFunnel, TimeRange } from './types.js';
@@ -47,6 +48,11 @@ export interface FunnelStorage {
   resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void>;
   markComplete(site: string, id: string): Promise<void>;
   deleteFunnel(site: string, id: string): Promise<void>;
+  /** The keys (ts, arrival, visitor) of stored events, paged as `events` pages them. */
+  keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[ts: number, arrival: number, visitor: string][]>;
+  /** Keeps the live journeys at a clean stop; the next start takes them back (once). */
+  saveSnapshot(snapshot: string): Promise<void>;
+  takeSnapshot(): Promise<string | null>;
   /** Reads stored events back by arrival, synchronously, when the store can do that cheaply (then idle units are not kept in memory). */
   loader?(): EventLoader;
   /** Runs a funnel over the site's stored history (arrival ≤ arrivalBound) up to `until`, away from the event loop where the store can. */
@@ -86,6 +92,12 @@ export class FunnelsWarmingUp extends Error {
 }
 
 type Phase = 'restoring' | 'backfilling' | 'sweeping' | 'ready';
+
+/** The live journeys at a clean stop, valid while no event arrived after `arrival`. */
+interface Snapshot {
+  arrival: number;
+  sites: Record<string, Record<string, { version: string; threshold: number | null; days: [string, string][] }>>;
+}
 
 interface FunnelRun {
   id: string;
@@ -140,11 +152,18 @@ export class FunnelRuntime {
    */
   async start(funnels: readonly StoredFunnel[], lastArrival: number): Promise<void> {
     this.lastArrival = Math.max(this.lastArrival, lastArrival);
+    // A snapshot taken at a clean stop with nothing written since holds the live journeys: the
+    // events of open windows then only need their keys back, not matching again.
+    const text = await this.storage.takeSnapshot();
+    const snapshot = text === null ? null : (JSON.parse(text) as Snapshot);
+    const current = snapshot !== null && snapshot.arrival === this.lastArrival ? snapshot : null;
     const bySite = new Map<string, StoredFunnel[]>();
     for (const funnel of funnels) bySite.set(funnel.site, [...(bySite.get(funnel.site) ?? []), funnel]);
     for (const [site, list] of bySite) {
       const run = await this.siteRun(site);
-      for (const stored of list) await this.activate(run, stored, 'restore');
+      if (!(await this.restoreSnapshot(run, list, current?.sites[site]))) {
+        for (const stored of list) await this.activate(run, stored, 'restore');
+      }
     }
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
@@ -248,13 +267,86 @@ export class FunnelRuntime {
     for (const run of this.sites.values()) await run.persisting;
   }
 
+  /** Stops the background work; at a clean stop, keeps a snapshot of the live journeys for a fast start. */
   async close(): Promise<void> {
     this.closed = true;
     this.stopping.abort();
     if (this.timer) clearInterval(this.timer);
-    for (const run of this.sites.values()) if (run.rebuildTimer) clearTimeout(run.rebuildTimer);
+    let clean = true;
+    for (const run of this.sites.values()) {
+      if (run.rebuildTimer) clearTimeout(run.rebuildTimer);
+      if (run.rebuildTimer || ![...run.runs.values()].every((f) => f.phase === 'ready')) clean = false;
+    }
     await Promise.allSettled([...this.jobs]);
-    for (const run of this.sites.values()) await run.persisting.catch(() => undefined);
+    for (const run of this.sites.values()) await run.persisting.catch(() => { clean = false; });
+    if (clean) await this.storage.saveSnapshot(JSON.stringify(this.snapshot()));
+  }
+
+  private snapshot(): Snapshot {
+    const sites: Snapshot['sites'] = {};
+    for (const run of this.sites.values()) {
+      run.funnels.refresh();
+      const funnels: Snapshot['sites'][string] = {};
+      for (const state of run.runs.values()) {
+        funnels[state.id] = {
+          version: state.version,
+          threshold: run.funnels.thresholdOf(state.id) ?? -Infinity,
+          days: [...run.funnels.liveDaysOf(state.id)].map(([day, aggregate]) => [day, encodeAggregate(aggregate)]),
+        };
+      }
+      sites[run.site] = funnels;
+    }
+    return { arrival: this.lastArrival, sites };
+  }
+
+  /**
+   * Brings a site's funnels back from a snapshot, when it holds every one of them as persisted;
+   * returns false when it cannot (then they are restored from their events).
+   */
+  private async restoreSnapshot(run: SiteRun, list: readonly StoredFunnel[], saved: Snapshot['sites'][string] | undefined): Promise<boolean> {
+    if (!saved) return false;
+    const setups: { stored: StoredFunnel; funnel: ParsedFunnel; entry: Snapshot['sites'][string][string] }[] = [];
+    for (const stored of list) {
+      const entry = saved[stored.id];
+      const persisted = await this.storage.state(run.site, stored.id);
+      const version = funnelVersion(stored.definition);
+      // JSON has no infinities: a threshold of none travels as null.
+      const threshold = entry?.threshold ?? -Infinity;
+      if (!entry || entry.version !== version || !persisted?.complete || persisted.version !== version || persisted.threshold !== threshold) {
+        return false;
+      }
+      setups.push({ stored, funnel: parseStoredFunnel(stored.definition), entry });
+    }
+    const states: FunnelRun[] = [];
+    for (const { stored, funnel, entry } of setups) {
+      let markReady!: () => void;
+      const state: FunnelRun = {
+        id: stored.id, funnel, version: entry.version, phase: 'restoring', done: 0,
+        ready: new Promise<void>((resolve) => { markReady = resolve; }), markReady,
+      };
+      run.runs.set(stored.id, state);
+      states.push(state);
+      run.funnels.addFunnel({ id: stored.id, funnel, threshold: entry.threshold ?? -Infinity, chainEnds: await this.storage.chainEnds(run.site, stored.id) });
+      run.funnels.restoreLive(stored.id, new Map(entry.days.map(([day, text]) => [day, decodeAggregate(text)])));
+    }
+    const arrivalBound = this.lastArrival;
+    this.track((async () => {
+      const from = run.funnels.liveFrom;
+      run.heldFrom = from;
+      for await (const page of this.storage.keys(run.site, from, Infinity, arrivalBound)) {
+        for (const [ts, arrival, visitor] of page) run.funnels.restoreKey(visitor, ts, arrival);
+        await yieldToIo();
+        if (this.closed) return;
+      }
+      for (const state of states) {
+        if (run.runs.get(state.id) !== state) continue;
+        run.funnels.markReady(state.id);
+        state.phase = 'ready';
+        state.done = 1;
+        state.markReady();
+      }
+    })());
+    return true;
   }
 
   private async siteRun(site: string): Promise<SiteRun> {

@@ -25,26 +25,40 @@ export function funnelEventsByRowid(statement: Database.Statement, rowids: reado
   return (statement.raw(true).all(JSON.stringify(rowids)) as RawEvent[]).map(liveInputOf);
 }
 
-/** A site's events with fromMs ≤ ts < toMs and rowid ≤ arrivalBound, in pages (each read in its own short transaction). */
-export function* funnelEventPages(
-  page: Database.Statement,
-  site: string,
-  fromMs: number,
-  toMs: number,
-  arrivalBound: number,
-  pageSize = 5_000,
-): Generator<LiveInput[]> {
+/**
+ * Raw rows (rowid and ts first) of a site's events with fromMs ≤ ts < toMs and rowid ≤
+ * arrivalBound, in (ts, rowid) order, a page at a time (each read in its own short transaction).
+ */
+function* pages<R extends [number, number, ...unknown[]]>(
+  page: Database.Statement, site: string, fromMs: number, toMs: number, arrivalBound: number, pageSize: number,
+): Generator<R[]> {
   let afterTs = fromMs - 1;
   let afterRowid = 0;
   let from = fromMs;
   for (;;) {
-    const rows = page.raw(true).all(site, from, afterTs, afterRowid, toMs, arrivalBound, pageSize) as RawEvent[];
+    const rows = page.raw(true).all(site, from, afterTs, afterRowid, toMs, arrivalBound, pageSize) as R[];
     if (rows.length === 0) return;
     const last = rows[rows.length - 1];
     afterTs = last[1];
     afterRowid = last[0];
     from = afterTs;
-    yield rows.map(liveInputOf);
+    yield rows;
     if (rows.length < pageSize) return;
+  }
+}
+
+/** A site's events for the funnels (SQL.funnelEventPage), in pages. */
+export function* funnelEventPages(
+  page: Database.Statement, site: string, fromMs: number, toMs: number, arrivalBound: number, pageSize = 5_000,
+): Generator<LiveInput[]> {
+  for (const rows of pages<RawEvent>(page, site, fromMs, toMs, arrivalBound, pageSize)) yield rows.map(liveInputOf);
+}
+
+/** Their keys alone (SQL.funnelKeyPage): ts, arrival (rowid) and visitor. */
+export function* funnelKeyPages(
+  page: Database.Statement, site: string, fromMs: number, toMs: number, arrivalBound: number, pageSize = 20_000,
+): Generator<[number, number, string][]> {
+  for (const rows of pages<[number, number, string]>(page, site, fromMs, toMs, arrivalBound, pageSize)) {
+    yield rows.map(([rowid, ts, visitor]) => [ts, rowid, visitor]);
   }
 }

@@ -12,7 +12,7 @@ import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js
 import type { BackfillStep, FinalPart, FunnelStorage, PersistedFunnelState } from '../funnelRuntime.js';
 import type { Row } from '../rows.js';
 import type { SQL } from './sql.js';
-import { funnelEventPages, funnelEventsByRowid } from './funnelEvents.js';
+import { funnelEventPages, funnelEventsByRowid, funnelKeyPages } from './funnelEvents.js';
 import type { HistoryJob, HistoryMessage } from './historyWorker.js';
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
@@ -79,6 +79,21 @@ export class SqliteFunnelStorage implements FunnelStorage {
 
   async *events(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
     yield* funnelEventPages(this.statements.funnelEventPage, site, fromMs, toMs, arrivalBound);
+  }
+
+  async *keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[number, number, string][]> {
+    yield* funnelKeyPages(this.statements.funnelKeyPage, site, fromMs, toMs, arrivalBound);
+  }
+
+  async saveSnapshot(snapshot: string): Promise<void> {
+    this.statements.putFunnelSnapshot.run(snapshot);
+  }
+
+  /** The snapshot of the last clean stop, removed as it is read: a crash after this start must not find it. */
+  async takeSnapshot(): Promise<string | null> {
+    const row = this.statements.funnelSnapshot.get() as Row | undefined;
+    if (row) this.statements.deleteFunnelSnapshot.run();
+    return row ? String(row.data) : null;
   }
 
   /** Idle units' events are read back by rowid (the primary key): their rows are near each other, and recent. */

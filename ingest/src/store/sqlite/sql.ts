@@ -155,7 +155,7 @@ export const MIGRATIONS: readonly string[] = [
   // Materialized funnels (funnel/materializer.ts): per funnel, the day aggregates of its final
   // entries and how far they go (threshold), for the definition they were computed for
   // (version); the end of the window of each unit's last final entry, while it can still hold
-  // back a later one.
+  // back a later one; and the live journeys as they were at a clean stop (funnelRuntime.ts).
   `
   CREATE TABLE funnel_state (
     site TEXT NOT NULL,
@@ -173,6 +173,11 @@ export const MIGRATIONS: readonly string[] = [
     aggregate TEXT NOT NULL,
     PRIMARY KEY (site, funnel, day)
   ) WITHOUT ROWID;
+
+  CREATE TABLE funnel_snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    data TEXT NOT NULL
+  );
 
   CREATE TABLE funnel_chain_ends (
     site TEXT NOT NULL,
@@ -243,6 +248,14 @@ export const SQL = {
     FROM events INDEXED BY events_site_ts
     WHERE site = ? AND ts >= ? AND NOT (ts = ? AND rowid <= ?) AND ts < ? AND rowid <= ?
     ORDER BY ts, rowid LIMIT ?`,
+  /** The keys of the events of funnelEventPage (same parameters): `rowid, ts, visitor`. */
+  funnelKeyPage: `SELECT rowid, ts, visitor
+    FROM events INDEXED BY events_site_ts
+    WHERE site = ? AND ts >= ? AND NOT (ts = ? AND rowid <= ?) AND ts < ? AND rowid <= ?
+    ORDER BY ts, rowid LIMIT ?`,
+  putFunnelSnapshot: `INSERT OR REPLACE INTO funnel_snapshot (id, data) VALUES (1, ?)`,
+  funnelSnapshot: `SELECT data FROM funnel_snapshot WHERE id = 1`,
+  deleteFunnelSnapshot: `DELETE FROM funnel_snapshot`,
   /** Events by rowid (a JSON array of them), for the live state's idle units: raw rows in FUNNEL_EVENT_COLUMNS order. */
   funnelEventsByRowid: `SELECT rowid, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
       landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
