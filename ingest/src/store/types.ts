@@ -92,6 +92,12 @@ export type DeliveryOutcome =
 export interface Store {
   /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
   write(batch: WriteBatch): Promise<void>;
+  /**
+   * Writes events brought from elsewhere (an import: a backup restored, another tool's history),
+   * of any age, as `write` does; events older than the funnels' open horizon make the site's
+   * funnels back-fill again. Returns how many were new and how many were already stored.
+   */
+  importEvents(events: readonly StoredEvent[]): Promise<{ imported: number; duplicates: number }>;
 
   createSite(site: Site): Promise<boolean>;
   updateSite(site: Site): Promise<void>;

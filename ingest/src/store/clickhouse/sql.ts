@@ -337,6 +337,11 @@ export const eventsByKey = (site: string, keys: readonly { clientTs: number; ded
   firstCopies(site, `(client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`,
     [...EXPORTED_COLUMNS, 'client_ts', 'dedupe_key'], 'arrival');
 
+/** Which of these keys a site has stored already (an import counts its duplicates). */
+export const storedKeys = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) => `SELECT DISTINCT client_ts, dedupe_key
+  FROM events WHERE site = ${str(site)}
+    AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`;
+
 export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
   FROM lead_moves WHERE site = ${str(site)}`;
 export const leadSettingsLog = (site: string) => `SELECT seq, field, value FROM lead_settings WHERE site = ${str(site)}`;

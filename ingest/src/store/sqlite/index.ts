@@ -161,8 +161,19 @@ export class SqliteStore implements Store {
   }
 
   async write(batch: WriteBatch): Promise<void> {
+    this.commit(batch);
+  }
+
+  async importEvents(events: readonly StoredEvent[]): Promise<{ imported: number; duplicates: number }> {
+    const imported = this.commit({ events: [...events], bots: [] });
+    return { imported, duplicates: events.length - imported };
+  }
+
+  /** One transaction; the events inserted go to the funnels (old ones make them back-fill). Returns how many were inserted. */
+  private commit(batch: WriteBatch): number {
     const inserted = this.leadsGuarded(() => this.writeTransaction(batch));
     for (const { event, ref } of inserted) this.funnels.observe(event.site, liveInputOf(event, ref));
+    return inserted.length;
   }
 
   /** Loads lead settings, leads, identities and the recent anonymous visits into the tracker. */
