@@ -49,6 +49,8 @@ interface FunnelState {
   swept: WeakSet<LiveUnit>;
   sweepCursor: Iterator<LiveUnit> | null;
   liveDays: Map<string, FunnelAggregate>;
+  /** Days whose live aggregate changed since `takeChangedDays`. */
+  changedDays: Set<string>;
   chainEnds: Map<string, number>;
   /** Shape id → bitmask of the steps it matches. */
   masks: Map<number, number>;
@@ -116,7 +118,7 @@ export class SiteFunnels {
     };
     this.funnels.set(setup.id, {
       id: setup.id, funnel, threshold: setup.threshold, ready: false, swept: new WeakSet(), sweepCursor: null,
-      liveDays: new Map(), chainEnds: new Map(setup.chainEnds), masks, matches,
+      liveDays: new Map(), changedDays: new Set(), chainEnds: new Map(setup.chainEnds), masks, matches,
     });
     this.updateKeepFrom();
   }
@@ -346,6 +348,17 @@ export class SiteFunnels {
     return this.funnels.get(id)?.chainEnds ?? new Map();
   }
 
+  /** The live days of a funnel that changed since the last call (null: the day holds no live journey any more). */
+  takeChangedDays(id: string): Map<string, FunnelAggregate | null> {
+    const state = this.funnels.get(id);
+    if (!state) return new Map();
+    this.refresh();
+    const changed = new Map<string, FunnelAggregate | null>();
+    for (const day of state.changedDays) changed.set(day, state.liveDays.get(day) ?? null);
+    state.changedDays = new Set();
+    return changed;
+  }
+
   /** Whether nothing awaits matching and no funnel is building: the live days are then a snapshot. */
   get settled(): boolean {
     return this.dirty.size === 0 && [...this.funnels.values()].every((state) => state.ready);
@@ -402,6 +415,7 @@ export class SiteFunnels {
 
   private count(state: FunnelState, entry: Entry, sign: 1 | -1): void {
     const day = dayOf(entry.start, 'UTC');
+    state.changedDays.add(day);
     let aggregate = state.liveDays.get(day);
     if (!aggregate) state.liveDays.set(day, (aggregate = createFunnelAggregate(state.funnel.steps.length)));
     if (sign > 0) addJourney(aggregate, entry);

@@ -33,9 +33,10 @@ export type BackfillStep =
 
 /** The persistence a store gives its funnels. */
 export interface FunnelStorage {
-  /** The time of the site's newest stored event (-Infinity when none). */
-  watermark(site: string): Promise<number>;
-  links(site: string): Promise<Iterable<[visitor: string, link: IdentityLink]>>;
+  /** The time of the site's newest stored event that had arrived by `arrivalBound` (-Infinity when none). */
+  watermark(site: string, arrivalBound: number): Promise<number>;
+  /** The site's identity links, as the events that had arrived by `arrivalBound` made them. */
+  links(site: string, arrivalBound: number): Promise<Iterable<[visitor: string, link: IdentityLink]>>;
   /** Stored events of a site with fromMs ≤ ts < toMs and arrival ≤ arrivalBound, in (ts, arrival) order, a page at a time. */
   events(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]>;
   state(site: string, id: string): Promise<PersistedFunnelState | null>;
@@ -47,6 +48,8 @@ export interface FunnelStorage {
   /** Forgets what was computed for a funnel: it starts over for this version, final up to `threshold` once back-filled. */
   resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void>;
   markComplete(site: string, id: string): Promise<void>;
+  /** A back-fill's progress (0..1), for stores whose other collectors report it. */
+  progress?(site: string, id: string, done: number): void;
   deleteFunnel(site: string, id: string): Promise<void>;
   /** The keys (ts, arrival, visitor) of stored events, paged as `events` pages them. */
   keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[ts: number, arrival: number, visitor: string][]>;
@@ -144,6 +147,8 @@ export class FunnelRuntime {
   constructor(
     private readonly storage: FunnelStorage,
     private readonly onError: (error: unknown) => void,
+    /** Whether the runtime runs its own background tick (a caller that drives `tick` itself passes false). */
+    private readonly ownTimer = true,
   ) {}
 
   /**
@@ -165,8 +170,10 @@ export class FunnelRuntime {
         for (const stored of list) await this.activate(run, stored, 'restore');
       }
     }
-    this.timer = setInterval(() => this.tick(), TICK_MS);
-    this.timer.unref();
+    if (this.ownTimer) {
+      this.timer = setInterval(() => this.tick(), TICK_MS);
+      this.timer.unref();
+    }
   }
 
   /** A committed event (in order of arrival). Returns false when it is late: the site's funnels are then back-filled again. */
@@ -185,11 +192,12 @@ export class FunnelRuntime {
    * its state). Waits up to PUT_WAIT_MS for it to be ready: a small site's funnel reports in full
    * at once, a large one's report shows the back-fill's progress.
    */
-  async putFunnel(stored: StoredFunnel): Promise<void> {
+  async putFunnel(stored: StoredFunnel, wait = true): Promise<void> {
     const run = await this.siteRun(stored.site);
     const current = run.runs.get(stored.id);
     if (current && current.version === funnelVersion(stored.definition)) return;
     await this.activate(run, stored, 'new');
+    if (!wait) return;
     const state = run.runs.get(stored.id);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([state?.ready, new Promise<void>((resolve) => { timer = setTimeout(resolve, PUT_WAIT_MS); })]);
@@ -363,8 +371,8 @@ export class FunnelRuntime {
     };
     this.sites.set(site, run);
     try {
-      funnels.raiseWatermark(await this.storage.watermark(site));
-      for (const [visitor, link] of await this.storage.links(site)) funnels.restoreLink(visitor, link);
+      funnels.raiseWatermark(await this.storage.watermark(site, this.lastArrival));
+      for (const [visitor, link] of await this.storage.links(site, this.lastArrival)) funnels.restoreLink(visitor, link);
     } finally {
       restored();
     }
@@ -438,6 +446,7 @@ export class FunnelRuntime {
       if (step.kind === 'end') return step.chainEnds;
       await this.storage.addFinal(run.site, state.id, { days: step.days, chainEnds: new Map(), threshold: null, chainEndsBefore: null });
       state.done = Math.min(0.99, step.done);
+      this.storage.progress?.(run.site, state.id, state.done);
     }
     return null;
   }
@@ -452,12 +461,38 @@ export class FunnelRuntime {
     }, delayMs);
   }
 
-  /** The background tick: match changed units (a slice), make closed windows final. */
-  private tick(): void {
+  /**
+   * The background tick: match changed units (a slice of them, or all with no budget), make
+   * closed windows final once the watermark has moved ADVANCE_STEP_MS.
+   */
+  tick(budgetMs = SLICE_MS): void {
     for (const run of this.sites.values()) {
-      run.funnels.refresh(SLICE_MS);
+      run.funnels.refresh(budgetMs);
       this.advanceSite(run, ADVANCE_STEP_MS);
     }
+  }
+
+  /** Waits until what became final is persisted. */
+  async persisted(): Promise<void> {
+    for (const run of this.sites.values()) await run.persisting;
+  }
+
+  /** The live days that changed since the last call, of the funnels that count live (null: a day now empty). */
+  takeLiveChanges(): { site: string; id: string; version: string; days: Map<string, FunnelAggregate | null> }[] {
+    const changes = [];
+    for (const run of this.sites.values()) {
+      for (const state of run.runs.values()) {
+        if (state.phase !== 'ready') continue;
+        const days = run.funnels.takeChangedDays(state.id);
+        if (days.size > 0) changes.push({ site: run.site, id: state.id, version: state.version, days });
+      }
+    }
+    return changes;
+  }
+
+  /** The saved funnels it runs: site, id and definition version. */
+  funnels(): { site: string; id: string; version: string }[] {
+    return [...this.sites.values()].flatMap((run) => [...run.runs.values()].map((f) => ({ site: run.site, id: f.id, version: f.version })));
   }
 
   private advanceSite(run: SiteRun, minStep: number): void {

@@ -14,9 +14,11 @@ import { checkMove, type SalesStage } from '../../leads/stages.js';
 import type { WebhookConfig } from '../../leads/webhook.js';
 import { Lease } from './lease.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
-import { rangeDays, reportFromAggregate, type FunnelReport } from '../../funnel/report.js';
-import { aggregateFromFacts, type CountedFact, type FactKind } from '../../funnel/facts.js';
-import { funnelFactsQuery } from './funnelSql.js';
+import type { FunnelReport } from '../../funnel/report.js';
+import { previewReport, previewSpan } from '../../funnel/preview.js';
+import { funnelVersion } from '../funnelRuntime.js';
+import { FunnelReports, PROGRESS, funnelEventPages, siteLinks, versionPrefix, type ClickHouseIo } from './funnels.js';
+import { Materializer } from './materializer.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
 import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
@@ -105,17 +107,15 @@ function storedEventFromRow(site: string, row: Row): StoredEvent {
  */
 const SETTLE_MS = 250;
 
-/**
- * Events one report query matches at most (1M took 335 MiB of ClickHouse memory on 18.16, so
- * this stays under the 2 GB per query the tests allow, and far under the default 10 GB); a
- * larger site's units are split by hash over several queries, whose facts add up.
- */
-const EVENTS_PER_REPORT_QUERY = 2_000_000;
-
 export interface ClickHouseOptions {
-  /** Overrides EVENTS_PER_REPORT_QUERY (the tests split small sites into parts with it). */
-  eventsPerReportQuery?: number;
+  /** Whether this collector may materialize the funnels (claim the lease); default true. */
+  materialize?: boolean;
 }
+
+/** How long saving a funnel waits for its back-fill (as on SQLite). */
+const PUT_WAIT_MS = 3_000;
+/** How long `settled` waits for the materializer to catch up. */
+const SETTLE_TIMEOUT_MS = 120_000;
 
 /** Sites whose replayed leads a collector keeps (the most recently used). */
 const REPLAYS_KEPT = 8;
@@ -166,12 +166,25 @@ export class ClickHouseStore implements Store {
   private readonly senderLease = new Lease('webhook-sender', {
     rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep,
   }, SETTLE_MS);
+  private readonly io: ClickHouseIo = {
+    rows: (query) => this.rows(query),
+    stream: (query) => this.stream(query),
+    insert: (table, values) => this.insert(table, values),
+    mutate: (table, query) => this.mutate(table, query),
+  };
+  private readonly reports = new FunnelReports(this.io);
+  readonly materializer: Materializer;
 
   private constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-    private readonly eventsPerReportQuery: number,
-  ) {}
+  ) {
+    this.materializer = new Materializer({
+      io: this.io, database,
+      lease: new Lease('materializer', { rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep }, SETTLE_MS),
+      onError: (error) => console.error('materializer:', error),
+    });
+  }
 
   /** Connects, creates the database if missing and migrates its schema. */
   static async open(databaseUrl: string, options: ClickHouseOptions = {}): Promise<ClickHouseStore> {
@@ -188,17 +201,14 @@ export class ClickHouseStore implements Store {
     } finally {
       await bootstrap.close();
     }
-    const store = new ClickHouseStore(
-      createClient({ ...connection, database: target.database }),
-      target.database,
-      options.eventsPerReportQuery ?? EVENTS_PER_REPORT_QUERY,
-    );
+    const store = new ClickHouseStore(createClient({ ...connection, database: target.database }), target.database);
     try {
       await store.migrate();
     } catch (error) {
       await store.close();
       throw error;
     }
+    if (options.materialize ?? true) store.materializer.start();
     return store;
   }
 
@@ -234,6 +244,12 @@ export class ClickHouseStore implements Store {
       for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
       return row;
     });
+  }
+
+  /** A large SELECT's rows a block at a time (JSONEachRow: 18.16 streams no more compact JSON). */
+  private async *stream(query: string): AsyncIterable<Row[]> {
+    const result = await this.client.query({ query, format: 'JSONEachRow' });
+    for await (const rows of result.stream<Row>()) yield rows.map((row) => row.json());
   }
 
   private async command(query: string): Promise<void> {
@@ -333,6 +349,16 @@ export class ClickHouseStore implements Store {
       deleted: 0,
       version: this.nextVersion(),
     }]);
+    // As on SQLite, saving waits a little for the back-fill (the materializer's next step picks
+    // the definition up): a small site's funnel reports in full at once.
+    const prefix = versionPrefix(funnel.id, funnelVersion(funnel.definition));
+    const deadline = Date.now() + PUT_WAIT_MS;
+    while (Date.now() < deadline) {
+      if (this.materializer.active) await this.materializer.step();
+      const [state] = await this.rows(SQL.materializedRows(funnel.site, ['funnel_state'], prefix, `${prefix}\u0000`));
+      if (state && (JSON.parse(String(state.latest_value)) as { complete: boolean }).complete) return;
+      await sleep(50);
+    }
   }
 
   async listFunnels(site: string): Promise<StoredFunnel[]> {
@@ -349,39 +375,53 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
+  /** From the rows the materializer wrote (funnels.ts): any collector answers alike, without matching anything. */
   async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null> {
     const [current] = await this.rows(SQL.currentFunnel(site, id));
     if (!current) return null;
-    const report = await this.previewFunnel(site, parseStoredFunnel(funnelFromRow(current).definition), range, options);
-    return { ...report, fresh_until: options.now, backfill: null };
+    return this.reports.report(site, id, parseStoredFunnel(funnelFromRow(current).definition), range, options);
   }
 
-  async settled(): Promise<void> {}
-
-  /** Matched and counted in ClickHouse (funnelSql.ts); only the counted facts come back. */
+  /** Matched here from the events of the preview's span (funnel/preview.ts), as SQLite does. */
   async previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport> {
-    const breakdown = options.breakdown ?? null;
-    const [first] = await this.rows(SQL.firstEventTime(site));
-    const firstEventMs = Number(first.n) > 0 ? Number(first.first) : range.fromMs;
-    // A query holds its units' events in memory: a large site is matched a part at a time.
-    const parts = Math.max(1, Math.ceil(Number(first.n) / this.eventsPerReportQuery));
-    const rows: Row[] = [];
-    for (let index = 0; index < parts; index++) {
-      const query = funnelFactsQuery({ site, funnel, range, now: options.now, breakdown, firstEventMs, part: { index, of: parts } });
-      rows.push(...(await this.rows(query)));
+    const everything = Number.MAX_SAFE_INTEGER;
+    const span = previewSpan(funnel, range);
+    const [links, events] = await Promise.all([
+      siteLinks(this.io, site, everything),
+      (async () => {
+        const all = [];
+        for await (const page of funnelEventPages(this.io, site, span.fromMs, span.toMs, everything)) all.push(...page);
+        return all;
+      })(),
+    ]);
+    return previewReport(events, (visitor) => links.get(visitor), funnel, range, options);
+  }
+
+  /**
+   * Resolves once the materializer (this collector or another) has taken every event written
+   * before the call, and every saved funnel is computed in full.
+   */
+  async settled(): Promise<void> {
+    const target = this.nextArrival();
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (this.materializer.active) await this.materializer.idle();
+      if (await this.caughtUp(target)) return;
+      await sleep(100);
     }
-    const facts: CountedFact[] = rows.map((row) => ({
-      kind: String(row.kind) as FactKind,
-      step: Number(row.step),
-      a: String(row.a),
-      b: String(row.b),
-      c: String(row.c),
-      value: Number(row.value),
-      amount: Number(row.amount),
-      n: Number(row.n),
-    }));
-    const aggregate = aggregateFromFacts(facts, funnel.steps.length, breakdown);
-    return reportFromAggregate(aggregate, funnel, { ...options, range: rangeDays(range) });
+    throw new Error('the funnels did not settle in time');
+  }
+
+  private async caughtUp(arrival: number): Promise<boolean> {
+    const [progress] = await this.rows(SQL.materializedRows(PROGRESS.site, [PROGRESS.kind], PROGRESS.key, `${PROGRESS.key}\u0000`));
+    if (!progress || (JSON.parse(String(progress.latest_value)) as { arrival: number }).arrival < arrival) return false;
+    for (const row of await this.rows(SQL.allFunnels)) {
+      const funnel = funnelFromRow(row);
+      const prefix = versionPrefix(funnel.id, funnelVersion(funnel.definition));
+      const [state] = await this.rows(SQL.materializedRows(funnel.site, ['funnel_state'], prefix, `${prefix}\u0000`));
+      if (!state || !(JSON.parse(String(state.latest_value)) as { complete: boolean }).complete) return false;
+    }
+    return true;
   }
 
   async getLeadSettings(site: string): Promise<LeadSettings> {
@@ -621,6 +661,7 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.materializer.close().catch(() => {});
     // The next collector to poll takes over sending at once, instead of after the lease's TTL.
     await this.senderLease.release().catch(() => {});
     await this.client.close();

@@ -220,6 +220,38 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     ) ENGINE = ReplacingMergeTree(renewed_at)
     ORDER BY (name, term, holder)`,
   ],
+  [
+    // What the materializer (the one collector holding its lease) computes and every collector
+    // reads: per funnel and version (a hash of its definition), its state, the day aggregates of
+    // its final entries, the live ones, and chain ends; where it has got to. One table, so that
+    // what one step writes (entries made final, the threshold, the live days they left, the
+    // progress) is one INSERT, which ClickHouse applies whole. The highest seq of a key holds.
+    `CREATE TABLE IF NOT EXISTS materialized (
+      site String,
+      kind String,
+      key String,
+      value String,
+      deleted UInt8,
+      seq UInt64
+    ) ENGINE = ReplacingMergeTree(seq)
+    ORDER BY (site, kind, key)`,
+
+    // The events in order of arrival (their keys only), for the materializer to find what is new
+    // without reading a site's history; filled by the view below at every insert into events,
+    // and kept a few days (partitions by day of arrival are dropped).
+    `CREATE TABLE IF NOT EXISTS event_arrivals (
+      site String,
+      arrival UInt64,
+      ts Int64,
+      client_ts Int64,
+      dedupe_key String
+    ) ENGINE = MergeTree()
+    PARTITION BY intDiv(arrival, 86400000000)
+    ORDER BY arrival`,
+
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS event_arrivals_view TO event_arrivals
+      AS SELECT site, arrival, ts, client_ts, dedupe_key FROM events`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
@@ -294,6 +326,7 @@ export const currentSite = (domain: string) => `SELECT domain, origins, allowed_
 
 export const listFunnels = (site: string) => `SELECT site, id, definition, created_at, updated_at
   FROM funnels FINAL WHERE site = ${str(site)} AND deleted = 0 ORDER BY id`;
+export const allFunnels = `SELECT site, id, definition, created_at, updated_at FROM funnels FINAL WHERE deleted = 0`;
 export const currentFunnel = (site: string, id: string) => `SELECT site, id, definition, created_at, updated_at
   FROM funnels FINAL WHERE site = ${str(site)} AND id = ${str(id)} AND deleted = 0`;
 
@@ -341,6 +374,72 @@ export const eventsByKey = (site: string, keys: readonly { clientTs: number; ded
 export const storedKeys = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) => `SELECT DISTINCT client_ts, dedupe_key
   FROM events WHERE site = ${str(site)}
     AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`;
+
+// ---- Materialized funnels (materializer.ts, funnels.ts)
+
+/** What the funnels read of an event (LiveInput), besides ts and arrival. */
+export const FUNNEL_EVENT_COLUMNS = [
+  'name', 'path', 'props', 'channel', 'source', 'medium', 'campaign', 'device', 'browser', 'variant', 'landing',
+  'revenue_amount', 'revenue_currency', 'engaged_ms', 'scroll', 'session', 'visitor', 'lead', 'arrival',
+] as const satisfies readonly EventColumn[];
+
+/** The keys of the events that arrived in (afterArrival, upToArrival], oldest first. */
+export const arrivedBetween = (afterArrival: number, upToArrival: number) => `SELECT site, arrival, ts, client_ts, dedupe_key
+  FROM event_arrivals WHERE arrival > ${int(afterArrival)} AND arrival <= ${int(upToArrival)} ORDER BY arrival`;
+
+/** Partitions of event_arrivals (days of arrival) older than needed. */
+export const oldArrivalPartitions = (database: string, beforeArrival: number) => `SELECT DISTINCT partition FROM system.parts
+  WHERE database = ${str(database)} AND table = 'event_arrivals' AND active
+    AND toUInt64(partition) < ${int(Math.floor(beforeArrival / 86_400_000_000))}`;
+export const dropArrivalPartition = (partition: string) => `ALTER TABLE event_arrivals DROP PARTITION ${int(Number(partition))}`;
+
+/** Copies, exactly (by their arrival), with the columns the funnels read. */
+export const copiesByArrival = (site: string, fromTs: number, toTs: number, copies: readonly { clientTs: number; dedupeKey: string; arrival: number }[]) =>
+  `SELECT ts, ${FUNNEL_EVENT_COLUMNS.join(', ')}, client_ts, dedupe_key FROM events
+  WHERE site = ${str(site)} AND ts >= ${int(fromTs)} AND ts <= ${int(toTs)}
+    AND (client_ts, dedupe_key, arrival) IN (${copies.map((c) => `(${int(c.clientTs)}, ${str(c.dedupeKey)}, ${int(c.arrival)})`).join(', ')})`;
+
+/** The first arrival of each of these keys (copies of an event can be stored up to RETRY_WINDOW_MS apart). */
+export const firstArrivals = (site: string, sinceTs: number, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
+  `SELECT client_ts, dedupe_key, min(arrival) AS first FROM events
+  WHERE site = ${str(site)} AND ts >= ${int(sinceTs - RETRY_WINDOW_MS)}
+    AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})
+  GROUP BY client_ts, dedupe_key`;
+
+/**
+ * A site's events with fromTs ≤ ts < toTs that had arrived by `arrivalBound`, each as its first
+ * copy to arrive, in (ts, arrival) order: what the funnels read at a start and in back-fills.
+ */
+export const funnelEvents = (site: string, fromTs: number, toTs: number, arrivalBound: number) => `SELECT * FROM (
+    ${firstCopies(site, `ts >= ${int(Math.max(fromTs, -1e15) - RETRY_WINDOW_MS)} AND ts < ${int(Math.min(toTs, 1e15))} AND arrival <= ${int(arrivalBound)}`, FUNNEL_EVENT_COLUMNS, 'arrival')}
+  ) WHERE ts >= ${int(Math.max(fromTs, -1e15))} ORDER BY ts, arrival`;
+
+/** The newest and oldest event time of a site among the events that had arrived by `arrivalBound`. */
+export const siteTimes = (site: string, arrivalBound: number) => `SELECT max(ts) AS newest, min(ts) AS oldest, count() AS n
+  FROM events WHERE site = ${str(site)} AND arrival <= ${int(arrivalBound)}`;
+
+/** Each visitor's link to a lead: its first event to arrive that named one (funnel/identity.ts). */
+export const siteLinks = (site: string, arrivalBound: number) => `SELECT visitor, argMin(lead, arrival) AS first_lead, argMin(ts, arrival) AS first_at
+  FROM events WHERE site = ${str(site)} AND isNotNull(lead) AND arrival <= ${int(arrivalBound)} GROUP BY visitor`;
+
+/** The newest arrival stored (where a materializer starts when none has run before). */
+export const lastArrival = `SELECT max(arrival) AS arrival FROM events`;
+
+/**
+ * Materialized rows of a site and kinds whose keys fall in [fromKey, toKey): the holding version
+ * of each, as latest_value, latest_deleted, latest_seq (18.16 would read an alias that names a
+ * column into the aggregates).
+ */
+export const materializedRows = (site: string, kinds: readonly string[], fromKey: string, toKey: string) => `SELECT kind, key,
+    argMax(value, seq) AS latest_value, argMax(deleted, seq) AS latest_deleted, max(seq) AS latest_seq
+  FROM materialized
+  WHERE site = ${str(site)} AND kind IN (${kinds.map(str).join(', ')}) AND key >= ${str(fromKey)} AND key < ${str(toKey)}
+  GROUP BY kind, key`;
+
+/** Old versions of a funnel's rows, once it has a new definition or is deleted. */
+export const deleteFunnelRows = (site: string, prefix: string, keepVersionPrefix: string | null) => `ALTER TABLE materialized DELETE
+  WHERE site = ${str(site)} AND startsWith(key, ${str(prefix)})${keepVersionPrefix === null ? '' : ` AND NOT startsWith(key, ${str(keepVersionPrefix)})`}
+    AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain')`;
 
 export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
   FROM lead_moves WHERE site = ${str(site)}`;

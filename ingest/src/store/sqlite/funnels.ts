@@ -66,12 +66,12 @@ export class SqliteFunnelStorage implements FunnelStorage {
     private readonly statements: Statements,
   ) {}
 
-  async watermark(site: string): Promise<number> {
+  async watermark(site: string, _arrivalBound: number): Promise<number> {
     const row = this.statements.siteWatermark.get(site) as Row;
     return row.ts === null ? -Infinity : Number(row.ts);
   }
 
-  async links(site: string): Promise<Iterable<[string, IdentityLink]>> {
+  async links(site: string, _arrivalBound: number): Promise<Iterable<[string, IdentityLink]>> {
     return (this.statements.siteLinks.all(site) as Row[]).map((row) => [
       String(row.visitor), { lead: String(row.lead), at: Number(row.at) },
     ]);

@@ -1,0 +1,293 @@
+// Materialized funnels on ClickHouse. The collector that holds the materializer lease runs
+// them (materializer.ts, through the FunnelRuntime SQLite runs too) and writes what they make:
+// per funnel and definition version, its state, the day aggregates of its final entries, its
+// live days and chain ends, all in the `materialized` table; every collector answers reports
+// from those rows (`FunnelReports`), so none matches journeys at report time.
+import type { ParsedFunnel } from '../../funnel/definition.js';
+import type { IdentityLink } from '../../funnel/identity.js';
+import type { LiveInput } from '../../funnel/liveUnits.js';
+import { backfillFunnel } from '../../funnel/backfill.js';
+import { composeReport } from '../../funnel/preview.js';
+import { createFunnelAggregate, dayOf, mergeAggregates, type FunnelAggregate } from '../../funnel/report.js';
+import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js';
+import { funnelVersion, type BackfillStep, type FinalPart, type FunnelStorage, type PersistedFunnelState } from '../funnelRuntime.js';
+import type { ReportOptions, SavedFunnelReport, TimeRange } from '../types.js';
+import type { Row } from '../rows.js';
+import { DAY_MS } from '../../time.js';
+import * as SQL from './sql.js';
+
+/** What the funnel code needs of the ClickHouse connection. */
+export interface ClickHouseIo {
+  rows(query: string): Promise<Row[]>;
+  /** Rows of a large SELECT, a block at a time. */
+  stream(query: string): AsyncIterable<Row[]>;
+  insert(table: string, values: Row[]): Promise<void>;
+  mutate(table: string, query: string): Promise<void>;
+}
+
+export type MaterializedKind = 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'progress';
+
+/** Keys of a funnel's rows: `funnel \n version \n` then the day or unit (the state has none). */
+export const versionPrefix = (id: string, version: string) => `${id}\n${version}\n`;
+const funnelPrefix = (id: string) => `${id}\n`;
+/** Just past every key that starts with `prefix`. */
+const after = (prefix: string) => `${prefix}\uffff`;
+
+/** The progress row: where the materializer has got to, for everyone's `fresh_until`. */
+export const PROGRESS = { site: '', kind: 'progress' as const, key: 'funnels' };
+
+interface StateValue {
+  threshold: number | null;
+  complete: boolean;
+  done: number;
+}
+
+/** A site's stored events as the funnels read them, in (ts, arrival) order (each event's first copy to arrive). */
+export async function* funnelEventPages(io: ClickHouseIo, site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
+  for await (const rows of io.stream(SQL.funnelEvents(site, fromMs, toMs, arrivalBound))) yield rows.map(liveInputOf);
+}
+
+/** A row of SQL.funnelEvents or SQL.copiesByArrival as the funnels read it (64-bit numbers arrive as strings). */
+function liveInputOf(r: Row): LiveInput {
+  const text = (v: unknown) => (v === null ? null : String(v));
+  const number = (v: unknown) => (v === null ? null : Number(v));
+  return {
+    ts: Number(r.ts), name: String(r.name), path: String(r.path), props: r.props === null ? null : (JSON.parse(String(r.props)) as LiveInput['props']),
+    channel: String(r.channel), source: text(r.source), medium: text(r.medium), campaign: text(r.campaign), device: text(r.device),
+    browser: text(r.browser), variant: text(r.variant), landing: String(r.landing), revenue_amount: number(r.revenue_amount),
+    revenue_currency: text(r.revenue_currency), engaged_ms: number(r.engaged_ms), scroll: number(r.scroll), session: String(r.session),
+    visitor: String(r.visitor), lead: text(r.lead), arrival: Number(r.arrival),
+  };
+}
+
+/** A row of SQL.copiesByArrival: the event, and its key. */
+export function copyOf(r: Row): { event: LiveInput; clientTs: number; dedupeKey: string } {
+  return { event: liveInputOf(r), clientTs: Number(r.client_ts), dedupeKey: String(r.dedupe_key) };
+}
+
+export async function siteLinks(io: ClickHouseIo, site: string, arrivalBound: number): Promise<Map<string, IdentityLink>> {
+  return new Map((await io.rows(SQL.siteLinks(site, arrivalBound))).map((row) => [String(row.visitor), { lead: String(row.first_lead), at: Number(row.first_at) }]));
+}
+
+/**
+ * The materializer's persistence: what it makes is staged and written with `flush`, in one
+ * INSERT per step, so a reader never sees entries made final without the threshold that says
+ * so, nor the live days they left.
+ */
+export class ClickHouseFunnelStorage implements FunnelStorage {
+  private staged: Row[] = [];
+  private lastSeq = 0;
+  /** Each funnel's current version and state, as written (this collector is the only writer while it holds the lease). */
+  private readonly states = new Map<string, { version: string; value: StateValue }>();
+  private readonly finalCache = new Map<string, FunnelAggregate>();
+
+  constructor(private readonly io: ClickHouseIo) {}
+
+  async watermark(site: string, arrivalBound: number): Promise<number> {
+    const [row] = await this.io.rows(SQL.siteTimes(site, arrivalBound));
+    return Number(row.n) === 0 ? -Infinity : Number(row.newest);
+  }
+
+  async links(site: string, arrivalBound: number): Promise<Iterable<[string, IdentityLink]>> {
+    return siteLinks(this.io, site, arrivalBound);
+  }
+
+  events(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
+    return funnelEventPages(this.io, site, fromMs, toMs, arrivalBound);
+  }
+
+  async *keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[number, number, string][]> {
+    for await (const page of this.events(site, fromMs, toMs, arrivalBound)) yield page.map((e) => [e.ts, e.arrival, e.visitor]);
+  }
+
+  /** No snapshots: a collector taking over matches the open windows from their events. */
+  async saveSnapshot(): Promise<void> {}
+
+  async takeSnapshot(): Promise<string | null> {
+    return null;
+  }
+
+  async state(site: string, id: string): Promise<PersistedFunnelState | null> {
+    const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_state'], funnelPrefix(id), after(funnelPrefix(id))));
+    const latest = rows.filter((row) => Number(row.latest_deleted) === 0).sort((a, b) => Number(b.latest_seq) - Number(a.latest_seq))[0];
+    if (!latest) return null;
+    const version = String(latest.key).slice(funnelPrefix(id).length, -1);
+    const value = JSON.parse(String(latest.latest_value)) as StateValue;
+    this.states.set(`${site}\n${id}`, { version, value });
+    return { version, threshold: value.threshold ?? -Infinity, complete: value.complete };
+  }
+
+  async chainEnds(site: string, id: string): Promise<Map<string, number>> {
+    const prefix = versionPrefix(id, this.versionOf(site, id));
+    const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_chain'], prefix, after(prefix)));
+    return new Map(rows.filter((row) => Number(row.latest_deleted) === 0)
+      .map((row) => [String(row.key).slice(prefix.length), Number(row.latest_value)]));
+  }
+
+  async finalDays(site: string, id: string, days: readonly string[]): Promise<Map<string, FunnelAggregate>> {
+    const prefix = versionPrefix(id, this.versionOf(site, id));
+    const missing = days.filter((day) => !this.finalCache.has(`${site}\n${prefix}${day}`));
+    if (missing.length > 0) {
+      const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_day'], prefix + missing[0], after(prefix + missing[missing.length - 1])));
+      for (const row of rows) {
+        if (Number(row.latest_deleted) === 0) this.finalCache.set(`${site}\n${row.key}`, decodeAggregate(String(row.latest_value)));
+      }
+    }
+    const result = new Map<string, FunnelAggregate>();
+    for (const day of days) {
+      const aggregate = this.finalCache.get(`${site}\n${prefix}${day}`);
+      if (aggregate) result.set(day, aggregate);
+    }
+    return result;
+  }
+
+  async addFinal(site: string, id: string, part: FinalPart): Promise<void> {
+    const version = this.versionOf(site, id);
+    const prefix = versionPrefix(id, version);
+    const current = await this.finalDays(site, id, [...part.days.keys()]);
+    for (const [day, delta] of part.days) {
+      const total = createFunnelAggregate(delta.stepCount);
+      const before = current.get(day);
+      if (before) mergeAggregates(total, before);
+      mergeAggregates(total, delta);
+      this.finalCache.set(`${site}\n${prefix}${day}`, total);
+      this.stage(site, 'funnel_day', prefix + day, encodeAggregate(total));
+    }
+    for (const [unit, windowEnd] of part.chainEnds) this.stage(site, 'funnel_chain', prefix + unit, String(windowEnd));
+    if (part.threshold !== null) this.putState(site, id, { threshold: Number.isFinite(part.threshold) ? part.threshold : null });
+  }
+
+  async resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void> {
+    const prefix = versionPrefix(id, version);
+    // A rebuild of the same version starts from nothing: its rows so far are taken back.
+    const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain'], prefix, after(prefix)));
+    for (const row of old) if (Number(row.latest_deleted) === 0) this.stage(site, String(row.kind) as MaterializedKind, String(row.key), '', true);
+    for (const key of [...this.finalCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.finalCache.delete(key);
+    this.states.set(`${site}\n${id}`, { version, value: { threshold: Number.isFinite(threshold) ? threshold : null, complete: false, done: 0 } });
+    this.putState(site, id, {});
+    // Earlier versions' rows are no longer read: removed in the background.
+    void this.io.mutate('materialized', SQL.deleteFunnelRows(site, funnelPrefix(id), prefix)).catch(() => undefined);
+  }
+
+  async markComplete(site: string, id: string): Promise<void> {
+    this.putState(site, id, { complete: true, done: 1 });
+  }
+
+  progress(site: string, id: string, done: number): void {
+    this.putState(site, id, { done });
+  }
+
+  async deleteFunnel(site: string, id: string): Promise<void> {
+    this.states.delete(`${site}\n${id}`);
+    await this.io.mutate('materialized', SQL.deleteFunnelRows(site, funnelPrefix(id), null));
+  }
+
+  async *backfill(site: string, funnel: ParsedFunnel, until: number, arrivalBound: number, signal: AbortSignal): AsyncIterable<BackfillStep> {
+    const links = await siteLinks(this.io, site, arrivalBound);
+    const [times] = await this.io.rows(SQL.siteTimes(site, arrivalBound));
+    const start = Number(times.n) === 0 ? until : Number(times.oldest);
+    // The history is read a week at a time (each read deduplicates its copies), and matched as it comes.
+    const io = this.io;
+    const events = (async function* () {
+      for (let from = start; from < until && !signal.aborted; from += 7 * DAY_MS) {
+        for await (const page of funnelEventPages(io, site, from, Math.min(until, from + 7 * DAY_MS), arrivalBound)) yield* page;
+      }
+    })();
+    const steps: BackfillStep[] = [];
+    let wake: (() => void) | null = null;
+    const push = (step: BackfillStep) => { steps.push(step); wake?.(); wake = null; };
+    let failure: unknown = null;
+    const running = backfillFunnel(events, funnel, {
+      until, links,
+      onProgress: (days, watermark) => push({ kind: 'days', days, done: until > start ? Math.max(0, Math.min(1, (watermark - start) / (until - start))) : 1 }),
+    }).then((result) => push({ kind: 'end', chainEnds: result.chainEnds }), (error: unknown) => { failure = error; wake?.(); });
+    for (;;) {
+      const step = steps.shift();
+      if (step) {
+        yield step;
+        if (step.kind === 'end') break;
+        continue;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => { wake = resolve; });
+    }
+    await running;
+  }
+
+  /** Stages the live days that changed (and takes back those now empty). */
+  publishLive(site: string, id: string, version: string, days: ReadonlyMap<string, FunnelAggregate | null>): void {
+    const prefix = versionPrefix(id, version);
+    for (const [day, aggregate] of days) this.stage(site, 'funnel_live', prefix + day, aggregate ? encodeAggregate(aggregate) : '', aggregate === null);
+  }
+
+  /** Stages the progress row: every event that arrived by `arrival` is in the rows staged with it. */
+  publishProgress(arrival: number): void {
+    this.stage(PROGRESS.site, PROGRESS.kind, PROGRESS.key, JSON.stringify({ arrival }));
+  }
+
+  /** Writes what was staged, in one INSERT. */
+  async flush(): Promise<void> {
+    if (this.staged.length === 0) return;
+    const rows = this.staged;
+    this.staged = [];
+    await this.io.insert('materialized', rows);
+  }
+
+  private putState(site: string, id: string, change: Partial<StateValue>): void {
+    const key = `${site}\n${id}`;
+    const current = this.states.get(key);
+    if (!current) return;
+    current.value = { ...current.value, ...change };
+    this.stage(site, 'funnel_state', versionPrefix(id, current.version), JSON.stringify(current.value));
+  }
+
+  private versionOf(site: string, id: string): string {
+    const state = this.states.get(`${site}\n${id}`);
+    if (!state) throw new Error(`no state for funnel ${id} of ${site}`);
+    return state.version;
+  }
+
+  private stage(site: string, kind: MaterializedKind, key: string, value: string, deleted = false): void {
+    // Microseconds of this clock, never repeating: a later writer (a new lease holder) writes higher.
+    this.lastSeq = Math.max(Date.now() * 1000, this.lastSeq + 1);
+    this.staged.push({ site, kind, key, value, deleted: deleted ? 1 : 0, seq: this.lastSeq });
+  }
+}
+
+/** Reports from the materialized rows, for any collector (cached per row version). */
+export class FunnelReports {
+  private readonly decoded = new Map<string, { seq: string; aggregate: FunnelAggregate }>();
+
+  constructor(private readonly io: ClickHouseIo) {}
+
+  async report(site: string, id: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport> {
+    const prefix = versionPrefix(id, funnelVersion(funnel.definition));
+    const fromDay = dayOf(range.fromMs, 'UTC');
+    const toDay = dayOf(range.toMs - DAY_MS, 'UTC');
+    const [days, states, progress] = await Promise.all([
+      this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live'], prefix + fromDay, after(prefix + toDay))),
+      this.io.rows(SQL.materializedRows(site, ['funnel_state'], prefix, `${prefix}\u0000`)),
+      this.io.rows(SQL.materializedRows(PROGRESS.site, [PROGRESS.kind], PROGRESS.key, `${PROGRESS.key}\u0000`)),
+    ]);
+    const parts: FunnelAggregate[] = [];
+    for (const row of days) {
+      if (Number(row.latest_deleted) === 1) continue;
+      const cacheKey = `${site}\n${row.kind}\n${row.key}`;
+      let cached = this.decoded.get(cacheKey);
+      if (!cached || cached.seq !== String(row.latest_seq)) {
+        cached = { seq: String(row.latest_seq), aggregate: decodeAggregate(String(row.latest_value)) };
+        this.decoded.set(cacheKey, cached);
+        if (this.decoded.size > 5_000) this.decoded.delete(this.decoded.keys().next().value as string);
+      }
+      parts.push(cached.aggregate);
+    }
+    const state = states[0] && Number(states[0].latest_deleted) === 0 ? (JSON.parse(String(states[0].latest_value)) as StateValue) : null;
+    const complete = state?.complete ?? false;
+    const processed = progress[0] ? (JSON.parse(String(progress[0].latest_value)) as { arrival: number }).arrival : null;
+    return {
+      ...composeReport(funnel, parts, range, options),
+      fresh_until: complete && processed !== null ? Math.floor(processed / 1000) : null,
+      backfill: complete ? null : { done: state?.done ?? 0 },
+    };
+  }
+}
