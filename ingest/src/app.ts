@@ -15,6 +15,7 @@ import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { funnelRoutes } from './routes/funnels.js';
 import { privacyRoutes } from './routes/privacy.js';
+import { importRoutes } from './routes/import.js';
 import { startRetentionJob } from './jobs/retention.js';
 import { assetRoutes } from './routes/assets.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -93,6 +94,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await management.register(statsRoutes);
     await management.register(funnelRoutes);
     await management.register(privacyRoutes);
+    await management.register(importRoutes);
     await management.register(leadRoutes);
   });
 
