@@ -1,12 +1,12 @@
 // Leads derived from what happened, for a store shared by several collectors (ClickHouse).
 //
-// No collector can keep the lead state in memory when its neighbours write events and moves
-// too, so the state is replayed from the shared log: the site's events (in order of arrival),
-// the sales side's stage moves and the changes of scoring rules and webhook, merged by their
-// sequence number (the same microsecond clock). Each operation is fed to the LeadTracker that
-// SQLite runs at ingest, in the order a single collector would have seen them, so both stores
-// give the same leads, stages and webhooks. Webhook deliveries come out with ids that depend
-// only on the operation that caused them: every replay, on any collector, names them alike.
+// No collector can score leads at ingest when its neighbours write events and moves too, so
+// the one collector that holds the materializer lease applies the shared log to a LeadTracker
+// (the one SQLite runs at ingest), in the order a single collector would have seen it: the
+// events (in order of arrival), the sales side's stage moves, changes of scoring rules and
+// webhook, and erasures, merged by their sequence number (the same microsecond clock). It writes
+// what changed (`takeChanges`) for every collector to read. Webhook deliveries come out with ids
+// that depend only on the operation that caused them, so a collector taking over names them alike.
 import { createHash } from 'node:crypto';
 import type { LeadRecord, StageMove, StageMoveResult } from './lead.js';
 import { cloneLead } from './lead.js';
@@ -18,7 +18,8 @@ export type LeadOperation<E extends TrackedEvent = TrackedEvent> =
   | { kind: 'event'; seq: number; event: E }
   | { kind: 'move'; seq: number; id: string; lead: string; move: StageMove }
   | { kind: 'scoring'; seq: number; rules: ScoringRules | null }
-  | { kind: 'webhook'; seq: number; webhook: WebhookConfig | null };
+  | { kind: 'webhook'; seq: number; webhook: WebhookConfig | null }
+  | { kind: 'erase'; seq: number; lead: string | null; visitors: string[] };
 
 /** A webhook delivery as the replay derives it (its sending state is the store's). */
 export interface DerivedDelivery {
@@ -32,9 +33,44 @@ export interface DerivedDelivery {
   dropped: boolean;
 }
 
-const KIND_ORDER = { webhook: 0, scoring: 1, move: 2, event: 3 } as const;
+/** Where a replay keeps which events are whose: in memory (tests, a whole replay), or in the store. */
+export interface LeadHistory<E> {
+  add(lead: string, event: E, seq: number): void;
+  /** A lead's events in (ts, arrival) order: new scoring rules score them again. */
+  eventsOf(lead: string): E[];
+}
 
-/** Operations of one site in the order they took effect (ties: settings, moves, then events). */
+/** Every lead's events in memory. */
+export class MemoryHistory<E extends TrackedEvent> implements LeadHistory<E> {
+  private readonly of = new Map<string, { event: E; seq: number }[]>();
+
+  add(lead: string, event: E, seq: number): void {
+    const list = this.of.get(lead);
+    if (list) list.push({ event, seq });
+    else this.of.set(lead, [{ event, seq }]);
+  }
+
+  eventsOf(lead: string): E[] {
+    return [...(this.of.get(lead) ?? [])].sort((a, b) => a.event.ts - b.event.ts || a.seq - b.seq).map((e) => e.event);
+  }
+}
+
+/** What applying operations changed, for the store to write. */
+export interface ReplayChanges<E> {
+  /** Leads whose record changed, as they are now. */
+  leads: LeadRecord[];
+  /** Events that joined a lead's timeline. */
+  timeline: { lead: string; event: E; seq: number }[];
+  deliveries: DerivedDelivery[];
+  /** The webhook was removed at this seq: deliveries caused before it are not sent. */
+  droppedAt: number | null;
+  moves: Map<string, StageMoveResult>;
+  erased: { lead: string | null; visitors: string[] }[];
+}
+
+const KIND_ORDER = { webhook: 0, scoring: 1, erase: 2, move: 3, event: 4 } as const;
+
+/** Operations of one site in the order they took effect (ties: settings, erasures, moves, then events). */
 export function orderOperations<E extends TrackedEvent>(operations: LeadOperation<E>[]): LeadOperation<E>[] {
   return [...operations].sort((a, b) => a.seq - b.seq || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
 }
@@ -52,52 +88,75 @@ function parsedRules(rules: ScoringRules) {
 }
 
 /**
- * One site's leads, replayed an operation at a time (in `orderOperations` order). Operations
- * later than all applied so far can be added to a replay at any time: a stage move just
- * written needs no replay from the start.
+ * One site's leads, an operation at a time (in `orderOperations` order). Operations later than
+ * all applied so far can be added at any time.
  */
 export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
-  private readonly tracker = new LeadTracker<number>();
-  private readonly events: E[] = [];
-  private readonly arrivals: number[] = [];
-  private readonly refsOf = new Map<string, number[]>();
+  private readonly tracker = new LeadTracker<E>();
   private readonly moveResults = new Map<string, StageMoveResult>();
+  /** Deliveries derived and not taken yet. */
   readonly deliveries: DerivedDelivery[] = [];
+  private changed = new Set<string>();
+  private timeline: ReplayChanges<E>['timeline'] = [];
+  private droppedAt: number | null = null;
+  private erased: ReplayChanges<E>['erased'] = [];
+  private newMoves = new Map<string, StageMoveResult>();
   private webhook = false;
   /** The seq of the last operation applied. */
   lastSeq = -Infinity;
 
-  constructor(private readonly site: string) {}
+  constructor(private readonly site: string, private readonly history: LeadHistory<E> = new MemoryHistory<E>()) {}
+
+  /** Restores what a previous holder wrote: leads, identity links, the settings in force, and the anonymous visits of the last hours. */
+  restore(state: { leads: LeadRecord[]; links: Iterable<[string, string]>; rules: ScoringRules | null; webhook: boolean; anonymous: { event: E; seq: number }[] }): void {
+    for (const record of state.leads) this.tracker.restore(cloneLead(record));
+    for (const [visitor, lead] of state.links) this.tracker.restoreLink(this.site, visitor, lead);
+    this.tracker.setRules(this.site, state.rules === null ? null : parsedRules(state.rules));
+    this.webhook = state.webhook;
+    for (const { event } of state.anonymous) this.tracker.restoreAnonymous(event, event);
+  }
 
   apply(operation: LeadOperation<E>): void {
     this.lastSeq = Math.max(this.lastSeq, operation.seq);
     const { tracker, site } = this;
     switch (operation.kind) {
       case 'event': {
-        const ref = this.events.push(operation.event) - 1;
-        this.arrivals.push(operation.seq);
-        const update = tracker.observe([{ event: operation.event, ref }]);
-        this.remember(update);
+        const update = tracker.observe([{ event: operation.event, ref: operation.event }]);
+        this.remember(update, operation.seq);
         for (const change of update.changes) this.queue(operation.seq, change);
         break;
       }
       case 'move': {
         const result = tracker.move(site, operation.lead, operation.move);
-        this.moveResults.set(operation.id, result.ok ? { ...result, record: cloneLead(result.record), change: result.change && { ...result.change } } : result);
-        if (result.ok && result.change) this.queue(operation.seq, { record: result.record, change: result.change });
+        const copy = result.ok ? { ...result, record: cloneLead(result.record), change: result.change && { ...result.change } } : result;
+        this.moveResults.set(operation.id, copy);
+        this.newMoves.set(operation.id, copy);
+        if (result.ok && result.change) {
+          this.changed.add(operation.lead);
+          this.queue(operation.seq, { record: result.record, change: result.change });
+        }
         break;
       }
       case 'webhook':
         this.webhook = operation.webhook !== null;
         // Removing the webhook drops what it had not delivered yet.
-        if (!this.webhook) for (const delivery of this.deliveries) delivery.dropped = true;
+        if (!this.webhook) {
+          for (const delivery of this.deliveries) delivery.dropped = true;
+          this.droppedAt = operation.seq;
+        }
         break;
       case 'scoring':
         tracker.setRules(site, operation.rules === null ? null : parsedRules(operation.rules));
         for (const record of tracker.leadsOf(site)) {
-          const change = tracker.rescore(site, record.lead, this.eventsOf(record.lead));
+          const change = tracker.rescore(site, record.lead, this.history.eventsOf(record.lead));
+          this.changed.add(record.lead);
           if (change) this.queue(operation.seq, change);
         }
+        break;
+      case 'erase':
+        tracker.forget(site, operation.lead, operation.visitors);
+        if (operation.lead !== null) this.changed.delete(operation.lead);
+        this.erased.push({ lead: operation.lead, visitors: operation.visitors });
         break;
     }
   }
@@ -114,14 +173,31 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
 
   /** A lead's events (the joined anonymous ones included) in (ts, arrival) order. */
   eventsOf(lead: string): E[] {
-    const refs = [...(this.refsOf.get(lead) ?? [])];
-    refs.sort((a, b) => this.events[a].ts - this.events[b].ts || this.arrivals[a] - this.arrivals[b]);
-    return refs.map((ref) => this.events[ref]);
+    return this.history.eventsOf(lead);
   }
 
   /** What a stage move did (a move that lost a race to another is refused here). */
   moveResult(id: string): StageMoveResult | undefined {
     return this.moveResults.get(id);
+  }
+
+  /** What changed since the last call (and forgets it: a replay that runs for long keeps no history). */
+  takeChanges(): ReplayChanges<E> {
+    const changes: ReplayChanges<E> = {
+      leads: [...this.changed].flatMap((lead) => this.lead(lead) ?? []),
+      timeline: this.timeline,
+      deliveries: this.deliveries.splice(0),
+      droppedAt: this.droppedAt,
+      moves: this.newMoves,
+      erased: this.erased,
+    };
+    this.changed = new Set();
+    this.timeline = [];
+    this.droppedAt = null;
+    this.erased = [];
+    this.newMoves = new Map();
+    this.moveResults.clear();
+    return changes;
   }
 
   private queue(seq: number, { record, change }: NewStageChange): void {
@@ -130,11 +206,11 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
     this.deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, dropped: false });
   }
 
-  private remember(update: LeadUpdate<number>): void {
+  private remember(update: LeadUpdate<E>, seq: number): void {
+    for (const record of update.leads) this.changed.add(record.lead);
     for (const { lead, ref } of update.events) {
-      const refs = this.refsOf.get(lead);
-      if (refs) refs.push(ref);
-      else this.refsOf.set(lead, [ref]);
+      this.history.add(lead, ref, seq);
+      this.timeline.push({ lead, event: ref, seq });
     }
   }
 }

@@ -96,6 +96,19 @@ export class LeadTracker<R = unknown> {
     if (event.lead === null && !this.leadOf.has(key(event.site, event.visitor))) this.buffer(event, ref);
   }
 
+  /**
+   * Forgets an erased person: a lead (its state) and these visitors (their links and anonymous
+   * visits). What their events earned other leads stays.
+   */
+  forget(site: string, lead: string | null, visitors: readonly string[]): void {
+    if (lead !== null) this.leads.delete(key(site, lead));
+    const erased = new Set(visitors);
+    for (const visitor of visitors) this.leadOf.delete(key(site, visitor));
+    for (const [visitKey, visit] of this.anonymous) {
+      if (visitKey.startsWith(`${site}\n`) && erased.has(visit.visitor)) this.anonymous.delete(visitKey);
+    }
+  }
+
   get(site: string, lead: string): LeadRecord | null {
     return this.leads.get(key(site, lead))?.record ?? null;
   }

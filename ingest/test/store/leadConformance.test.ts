@@ -108,6 +108,7 @@ describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
             for (const store of [both.sqlite, both.clickhouse]) await store.putLeadSettings(site, settings);
           }
         }
+        for (const store of [both.sqlite, both.clickhouse]) await store.settled();
         const expected = await both.sqlite.leads(site);
         const byLead = (a: { lead: string }, b: { lead: string }) => (a.lead < b.lead ? -1 : 1);
         expect((await both.clickhouse.leads(site)).sort(byLead)).toEqual(expected.sort(byLead));

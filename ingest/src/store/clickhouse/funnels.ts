@@ -25,7 +25,9 @@ export interface ClickHouseIo {
   mutate(table: string, query: string): Promise<void>;
 }
 
-export type MaterializedKind = 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'progress';
+export type MaterializedKind =
+  | 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'progress'
+  | 'lead' | 'lead_event' | 'delivery' | 'delivery_cutoff' | 'move';
 
 /** Keys of a funnel's rows: `funnel \n version \n` then the day or unit (the state has none). */
 export const versionPrefix = (id: string, version: string) => `${id}\n${version}\n`;
@@ -247,7 +249,8 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     return state.version;
   }
 
-  private stage(site: string, kind: MaterializedKind, key: string, value: string, deleted = false): void {
+  /** Stages a row of `materialized` (the leads' rows are staged here too, to go in the same INSERT). */
+  stage(site: string, kind: MaterializedKind, key: string, value: string, deleted = false): void {
     // Microseconds of this clock, never repeating: a later writer (a new lease holder) writes higher.
     this.lastSeq = Math.max(Date.now() * 1000, this.lastSeq + 1);
     this.staged.push({ site, kind, key, value, deleted: deleted ? 1 : 0, seq: this.lastSeq });

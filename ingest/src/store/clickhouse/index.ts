@@ -7,10 +7,7 @@ import type {
   DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
-import { LeadReplay, orderOperations, replayLeads, type LeadOperation } from '../../leads/replay.js';
-import type { TrackedEvent } from '../../leads/tracker.js';
 import type { ScoringRules } from '../../leads/scoring.js';
-import { checkMove, type SalesStage } from '../../leads/stages.js';
 import type { WebhookConfig } from '../../leads/webhook.js';
 import { Lease } from './lease.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
@@ -19,6 +16,7 @@ import { previewReport, previewSpan } from '../../funnel/preview.js';
 import { funnelVersion } from '../funnelRuntime.js';
 import { FunnelReports, PROGRESS, funnelEventPages, siteLinks, versionPrefix, type ClickHouseIo } from './funnels.js';
 import { Materializer } from './materializer.js';
+import { moveAnswer, storedDeliveries, storedLeads, timelineEvents, timelineKeys } from './leads.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
 import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
@@ -112,46 +110,12 @@ export interface ClickHouseOptions {
   materialize?: boolean;
 }
 
+/** How long a stage move waits for the materializer's answer. */
+const MOVE_WAIT_MS = 15_000;
 /** How long saving a funnel waits for its back-fill (as on SQLite). */
 const PUT_WAIT_MS = 3_000;
 /** How long `settled` waits for the materializer to catch up. */
 const SETTLE_TIMEOUT_MS = 120_000;
-
-/** Sites whose replayed leads a collector keeps (the most recently used). */
-const REPLAYS_KEPT = 8;
-
-/** What the lead replay reads of an event, with the key that finds the whole event again. */
-type ReplayedEvent = TrackedEvent & { client_ts: number; dedupe_key: string };
-
-interface CachedReplay {
-  eventsPrint: string;
-  logPrint: string;
-  replay: LeadReplay<ReplayedEvent>;
-  /** The moves and settings applied (logKey). */
-  applied: Set<string>;
-}
-
-const logKey = (operation: LeadOperation<ReplayedEvent>) =>
-  operation.kind === 'move' ? `move ${operation.id}` : `${operation.kind} ${operation.seq}`;
-
-const nullableString = (value: unknown) => (value === null ? null : String(value));
-
-function replayedEventFromRow(site: string, row: Row): ReplayedEvent {
-  return {
-    site, ts: Number(row.ts), client_ts: Number(row.client_ts), dedupe_key: String(row.dedupe_key),
-    name: String(row.name), path: String(row.path),
-    props: row.props === null ? null : (JSON.parse(String(row.props)) as StoredEvent['props']),
-    channel: String(row.channel), source: nullableString(row.source), medium: nullableString(row.medium),
-    campaign: nullableString(row.campaign), term: nullableString(row.term), landing: String(row.landing),
-    visitor: String(row.visitor), session: String(row.session), lead: nullableString(row.lead),
-  };
-}
-
-/**
- * How long a webhook delivery waits after what caused it: an event another collector had
- * taken in just before, but not yet written, may still change what the replay derives.
- */
-const DELIVERY_DELAY_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -159,13 +123,8 @@ export class ClickHouseStore implements Store {
   /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
   private lastVersion = 0;
   private lastArrival = 0;
-  private readonly replays = new Map<string, CachedReplay>();
-  private readonly replaying = new Map<string, Promise<LeadReplay<ReplayedEvent>>>();
   /** Deliveries given to the sender, until it settles them. */
   private readonly handedOut = new Map<string, { site: string; lead: string; attempts: number }>();
-  private readonly senderLease = new Lease('webhook-sender', {
-    rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep,
-  }, SETTLE_MS);
   private readonly io: ClickHouseIo = {
     rows: (query) => this.rows(query),
     stream: (query) => this.stream(query),
@@ -232,18 +191,6 @@ export class ClickHouseStore implements Store {
   private async rows(query: string): Promise<Row[]> {
     const result = await this.client.query({ query, format: 'JSONEachRow' });
     return result.json<Row>();
-  }
-
-  /** As `rows`, for large results: JSONCompact sends values without their names, parsing in half the time. */
-  private async compactRows(query: string): Promise<Row[]> {
-    const result = await this.client.query({ query, format: 'JSONCompact' });
-    const { meta, data } = await result.json<unknown[]>();
-    const names = (meta ?? []).map((column) => column.name);
-    return data.map((values) => {
-      const row: Row = {};
-      for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
-      return row;
-    });
   }
 
   /** A large SELECT's rows a block at a time (JSONEachRow: 18.16 streams no more compact JSON). */
@@ -405,7 +352,10 @@ export class ClickHouseStore implements Store {
     const target = this.nextArrival();
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (this.materializer.active) await this.materializer.idle();
+      if (this.materializer.active) {
+        await this.materializer.step(target);
+        await this.materializer.idle();
+      }
       if (await this.caughtUp(target)) return;
       await sleep(100);
     }
@@ -445,66 +395,59 @@ export class ClickHouseStore implements Store {
     if (rows.length > 0) await this.insert('lead_settings', rows);
   }
 
+  /** As the materializer last wrote them (leads.ts). */
   async leads(site: string): Promise<LeadRecord[]> {
-    return (await this.leadReplay(site)).leads();
+    return storedLeads(this.io, site);
   }
 
-  /** The replay knows which events are the lead's; their other fields are read by key. */
+  /** The materializer keeps which events are the lead's; their other fields are read by key. */
   async leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]> {
-    const keyOf = (e: { client_ts: number; dedupe_key: string }) => `${e.client_ts}\n${e.dedupe_key}`;
-    const wanted = (await this.leadReplay(site)).eventsOf(lead);
-    const events = limit < 0 ? wanted : wanted.slice(0, limit);
-    if (events.length === 0) return [];
-    const rows = await this.rows(SQL.eventsByKey(site, events.map((e) => ({ clientTs: e.client_ts, dedupeKey: e.dedupe_key }))));
-    const byKey = new Map(rows.map((row) => [keyOf({ client_ts: Number(row.client_ts), dedupe_key: String(row.dedupe_key) }), row]));
-    return events.flatMap((e) => {
-      const row = byKey.get(keyOf(e));
-      return row ? [storedEventFromRow(site, row)] : [];
-    });
+    const rows = await timelineEvents(this.io, site, await timelineKeys(this.io, site, lead));
+    const events = rows.map((row) => storedEventFromRow(site, row));
+    return limit < 0 ? events : events.slice(0, limit);
   }
 
   /**
-   * Checked against the lead as replayed now, then logged; the replay after the write decides.
-   * Two moves of one lead racing through two collectors are ordered by their clocks, and the
-   * one that then no longer follows from the stage before it is refused (409), on both.
+   * Logged; the materializer checks and applies the move in the log's order, after every event
+   * that arrived before it, and writes its answer, which this waits for. Two moves of one lead
+   * racing through two collectors are ordered by their clocks, and the one that then no longer
+   * follows from the stage before it is refused (409), on both.
    */
   async moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult> {
-    const record = (await this.leadReplay(site)).lead(lead);
-    if (!record) return { ok: false, reason: 'unknown' };
-    const check = checkMove(record.stage, move.stage);
-    if (!check.ok) return { ok: false, reason: 'illegal', error: check.error, stage: record.stage };
-    if (!check.changed) return { ok: true, changed: false, record, change: null };
     const id = randomUUID();
+    const seq = this.nextArrival();
     await this.insert('lead_moves', [{
-      site, lead, seq: this.nextArrival(), id, stage: move.stage, at: move.at, amount: move.amount ?? null, currency: move.currency ?? null,
+      site, lead, seq, id, stage: move.stage, at: move.at, amount: move.amount ?? null, currency: move.currency ?? null,
     }]);
-    await sleep(SETTLE_MS);
-    const result = (await this.leadReplay(site)).moveResult(id);
-    if (!result) throw new Error(`stage move ${id} was written but is not in the log`);
-    return result;
+    const deadline = Date.now() + MOVE_WAIT_MS;
+    while (Date.now() < deadline) {
+      if (this.materializer.active) await this.materializer.step(seq);
+      const answer = await moveAnswer(this.io, site, id);
+      if (answer) return answer;
+      await sleep(50);
+    }
+    throw new Error(`stage move ${id} was logged but not applied within ${MOVE_WAIT_MS} ms`);
   }
 
   /**
-   * Deliveries are derived from the replay; only the collector holding the sender lease gets
-   * any, so each is sent by one. A delivery waits DELIVERY_DELAY_MS after the operation that
-   * caused it, so that events other collectors were writing at that moment are in the replay.
+   * Deliveries are those the materializer derived (leads.ts); only the collector holding its
+   * lease gets any, so each is sent by one.
    */
   async dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]> {
-    if (!(await this.senderLease.hold(now))) return [];
-    const horizon = (now - DELIVERY_DELAY_MS) * 1000;
+    if (!this.materializer.active) return [];
     const due: (WebhookDelivery & { lead: string; seq: number })[] = [];
     for (const { site } of await this.rows(SQL.webhookSites)) {
-      const replay = await this.leadReplay(String(site));
-      const attempts = new Map((await this.rows(SQL.latestAttempts(String(site)))).map((row) => [String(row.id), row]));
+      const [deliveries, attemptRows] = await Promise.all([storedDeliveries(this.io, String(site)), this.rows(SQL.latestAttempts(String(site)))]);
+      const attempts = new Map(attemptRows.map((row) => [String(row.id), row]));
       const blocked = new Set<string>();
-      for (const delivery of replay.deliveries) {
+      for (const delivery of deliveries) {
         const attempt = attempts.get(delivery.id);
-        if (delivery.dropped || attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(delivery.lead)) continue;
+        if (attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(delivery.lead)) continue;
         // A lead's deliveries go in order: the first one not yet done holds back the rest.
         blocked.add(delivery.lead);
         const createdAt = Math.floor(delivery.seq / 1000);
         const nextAt = attempt ? Number(attempt.next_at) : createdAt;
-        if (delivery.seq > horizon || nextAt > now) continue;
+        if (nextAt > now) continue;
         due.push({
           id: delivery.id, site: String(site), lead: delivery.lead, seq: delivery.seq, type: delivery.type, body: delivery.body,
           attempts: attempt ? Number(attempt.attempts) : 0, nextAt, createdAt,
@@ -527,64 +470,6 @@ export class ClickHouseStore implements Store {
       attempts: delivery.attempts + 1, next_at: outcome.status === 'retry' ? outcome.at : 0,
       error: outcome.status === 'delivered' ? '' : outcome.error,
     }]);
-  }
-
-  /**
-   * A site's leads replayed from its logs, kept while nothing in them changes. When only moves
-   * and settings were added, and all after what the replay has seen (a move just made), they
-   * are applied to the kept replay instead of reading and replaying every event again.
-   */
-  private leadReplay(site: string): Promise<LeadReplay<ReplayedEvent>> {
-    // One at a time per site: two callers must not both add the same moves to the kept replay.
-    const next = (this.replaying.get(site) ?? Promise.resolve()).catch(() => undefined).then(() => this.refreshReplay(site));
-    this.replaying.set(site, next);
-    void next.finally(() => { if (this.replaying.get(site) === next) this.replaying.delete(site); }).catch(() => undefined);
-    return next;
-  }
-
-  private async refreshReplay(site: string): Promise<LeadReplay<ReplayedEvent>> {
-    const [print] = await this.rows(SQL.leadLogFingerprint(site));
-    const eventsPrint = `${print.events}/${print.arrivals}`;
-    const logPrint = `${print.moves}/${print.move_seqs}/${print.settings}`;
-    const cached = this.replays.get(site);
-    if (cached?.eventsPrint === eventsPrint && cached.logPrint === logPrint) return cached.replay;
-    const log = await this.leadLog(site);
-    let replay: LeadReplay<ReplayedEvent>;
-    const added = cached?.eventsPrint === eventsPrint ? log.filter((op) => !cached.applied.has(logKey(op))) : null;
-    if (cached && added && added.every((op) => op.seq > cached.replay.lastSeq)) {
-      replay = cached.replay;
-      for (const operation of orderOperations(added)) replay.apply(operation);
-    } else {
-      const events = (await this.compactRows(SQL.leadEventLog(site))).map((row): LeadOperation<ReplayedEvent> => ({
-        kind: 'event', seq: Number(row.arrival), event: replayedEventFromRow(site, row),
-      }));
-      replay = replayLeads(site, orderOperations([...events, ...log]));
-    }
-    this.replays.delete(site);
-    this.replays.set(site, { eventsPrint, logPrint, replay, applied: new Set(log.map(logKey)) });
-    if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as string);
-    return replay;
-  }
-
-  /** A site's stage moves and changes of lead settings. */
-  private async leadLog(site: string): Promise<LeadOperation<ReplayedEvent>[]> {
-    const [moves, settings] = await Promise.all([this.rows(SQL.leadMoveLog(site)), this.rows(SQL.leadSettingsLog(site))]);
-    return [
-      ...moves.map((row): LeadOperation<ReplayedEvent> => ({
-        kind: 'move', seq: Number(row.seq), id: String(row.id), lead: String(row.lead),
-        move: {
-          stage: String(row.stage) as SalesStage, at: Number(row.at),
-          ...(row.amount === null ? {} : { amount: Number(row.amount) }),
-          ...(row.currency === null ? {} : { currency: String(row.currency) }),
-        },
-      })),
-      ...settings.map((row): LeadOperation<ReplayedEvent> => {
-        const value = JSON.parse(String(row.value));
-        return row.field === 'scoring'
-          ? { kind: 'scoring', seq: Number(row.seq), rules: value as ScoringRules | null }
-          : { kind: 'webhook', seq: Number(row.seq), webhook: value as WebhookConfig | null };
-      }),
-    ];
   }
 
   async dailySalt(day: string, candidate: string): Promise<string> {
@@ -614,23 +499,41 @@ export class ClickHouseStore implements Store {
 
   async deleteVisitor(site: string, visitor: string): Promise<number> {
     const [found] = await this.rows(SQL.countVisitorEvents(site, visitor));
+    // The materializer forgets the visitor's link and anonymous visits in the log's order.
+    await this.insert('lead_erasures', [{ site, seq: this.nextArrival(), lead: null, visitors: [visitor] }]);
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteVisitorEvents(site, visitor));
     return Number(found.n);
   }
 
   /**
    * The lead's events and those of every visitor identified as it, its stage moves and its
-   * webhook attempts: what is left replays to no lead at all.
+   * webhook attempts, and its materialized state: nothing of it is left.
    */
   async deleteLead(site: string, lead: string): Promise<number> {
     const visitors = (await this.rows(SQL.visitorsOfLead(site, lead))).map((row) => String(row.visitor));
     const [[found], [logged]] = await Promise.all([
       this.rows(SQL.countLeadEvents(site, lead, visitors)), this.rows(SQL.countLeadRows(site, lead)),
     ]);
+    // The materializer forgets the lead in the log's order (and writes it away); its rows are deleted here, once applied.
+    const seq = this.nextArrival();
+    await this.insert('lead_erasures', [{ site, seq, lead, visitors }]);
+    await this.waitFor(seq);
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteLeadEvents(site, lead, visitors));
     if (Number(logged.moves) > 0) await this.mutate('lead_moves', SQL.deleteLeadMoves(site, lead));
     if (Number(logged.attempts) > 0) await this.mutate('webhook_attempts', SQL.deleteLeadAttempts(site, lead));
+    await this.mutate('materialized', SQL.deleteLeadState(site, lead));
     return Number(found.n);
+  }
+
+  /** Waits (up to MOVE_WAIT_MS) until the materializer has applied what was logged at `seq`. */
+  private async waitFor(seq: number): Promise<void> {
+    const deadline = Date.now() + MOVE_WAIT_MS;
+    while (Date.now() < deadline) {
+      if (this.materializer.active) await this.materializer.step(seq);
+      const [progress] = await this.rows(SQL.materializedRows(PROGRESS.site, [PROGRESS.kind], PROGRESS.key, `${PROGRESS.key}\u0000`));
+      if (progress && (JSON.parse(String(progress.latest_value)) as { arrival: number }).arrival >= seq) return;
+      await sleep(50);
+    }
   }
 
   /** Streamed from ClickHouse a block at a time: an export of millions is never held whole. */
@@ -662,8 +565,6 @@ export class ClickHouseStore implements Store {
 
   async close(): Promise<void> {
     await this.materializer.close().catch(() => {});
-    // The next collector to poll takes over sending at once, instead of after the lease's TTL.
-    await this.senderLease.release().catch(() => {});
     await this.client.close();
   }
 

@@ -1,16 +1,20 @@
-// The one collector (of those sharing a ClickHouse) that keeps the funnels current: it holds
-// the `materializer` lease, reads what every collector wrote since its last step (by order of
-// arrival, from `event_arrivals`), feeds it to the same FunnelRuntime SQLite runs at each
-// commit, and writes what that makes (funnels.ts). When it stops or dies, another collector
-// claims the lease (lease.ts: within LEASE_TTL_MS) and takes over from the written state:
-// final days and thresholds as persisted, the open windows matched again from their events.
+// The one collector (of those sharing a ClickHouse) that keeps the funnels and leads current:
+// it holds the `materializer` lease, reads what every collector wrote since its last step (by
+// order of arrival: events from `event_arrivals`, stage moves, lead settings, erasures), feeds it
+// to the same FunnelRuntime and lead tracker SQLite runs at each commit, and writes what they
+// make (funnels.ts, leads.ts), with its progress, in one INSERT. When it stops or dies, another
+// collector claims the lease (lease.ts: within LEASE_TTL_MS) and takes over from the written
+// state: final days and thresholds as persisted, the open windows matched again from their
+// events, each site's leads restored from their rows.
 import { randomUUID } from 'node:crypto';
 import type { LiveInput } from '../../funnel/liveUnits.js';
+import type { LeadOperation } from '../../leads/replay.js';
 import { FunnelRuntime, funnelVersion } from '../funnelRuntime.js';
 import type { StoredFunnel } from '../types.js';
 import { funnelFromRow } from '../rows.js';
 import { Lease } from './lease.js';
 import { ClickHouseFunnelStorage, copyOf, PROGRESS, type ClickHouseIo } from './funnels.js';
+import { LeadMaterializer, leadEventOf, logOperations, type LeadEvent } from './leads.js';
 import * as SQL from './sql.js';
 
 /** How often the materializer steps: an acknowledged event is in every report about this much later. */
@@ -22,6 +26,8 @@ const SETTLE_US = 500_000;
  * insert acknowledged late (its request took long) is still found. The client times out well before.
  */
 const SLACK_US = 60_000_000;
+/** Arrivals taken in one step at most: catching up goes a step at a time. */
+const STEP_LIMIT = 100_000;
 /** event_arrivals keeps this many days of arrivals. */
 const KEEP_ARRIVAL_DAYS = 3;
 
@@ -34,11 +40,17 @@ export interface MaterializerOptions {
 
 export class Materializer {
   private readonly storage: ClickHouseFunnelStorage;
+  private readonly leads: LeadMaterializer;
   private runtime: FunnelRuntime | null = null;
   /** Every event that arrived by this (µs) has been taken. */
   private processed = 0;
-  /** Keys of the events taken in the last SLACK_US, with their arrival. */
+  /** Keys of the events (and log rows) taken in the last SLACK_US, with their arrival. */
   private readonly recent = new Map<string, number>();
+  /**
+   * Arrivals after this are read again each step (those in `recent` skipped): from the
+   * take-over on, what the previous holder took is not taken twice.
+   */
+  private rereadFrom = 0;
   private timer: NodeJS.Timeout | null = null;
   private stepping: Promise<void> | null = null;
   private lastPartitionSweep = 0;
@@ -46,6 +58,7 @@ export class Materializer {
 
   constructor(private readonly options: MaterializerOptions) {
     this.storage = new ClickHouseFunnelStorage(options.io);
+    this.leads = new LeadMaterializer(options.io);
   }
 
   start(): void {
@@ -58,17 +71,25 @@ export class Materializer {
     return this.runtime !== null;
   }
 
-  /** One step (or the one under way): take the lease or keep it, take what arrived, write what changed. */
-  step(): Promise<void> {
-    this.stepping ??= this.stepOnce().finally(() => { this.stepping = null; });
-    return this.stepping;
+  /**
+   * One step (or the one under way): take the lease or keep it, take what arrived, write what
+   * changed. `through` (µs) takes what arrived up to then at once (a stage move just written by
+   * this collector), instead of waiting for inserts stamped earlier to settle.
+   */
+  step(through?: number): Promise<void> {
+    const run = async () => {
+      await this.stepping?.catch(() => undefined);
+      await this.stepOnce(through);
+    };
+    const next = run().finally(() => { if (this.stepping === next) this.stepping = null; });
+    this.stepping = next;
+    return next;
   }
 
-  /** Waits until the runtime's background work is done (back-fills, restoring), stepping meanwhile. */
+  /** Waits until the runtime's background work is done (back-fills, restoring), and writes what it made. */
   async idle(): Promise<void> {
-    await this.step();
     await this.runtime?.idle();
-    await this.step();
+    await this.step(this.processed);
   }
 
   async close(): Promise<void> {
@@ -79,7 +100,7 @@ export class Materializer {
     await this.options.lease.release().catch(() => undefined);
   }
 
-  private async stepOnce(): Promise<void> {
+  private async stepOnce(through?: number): Promise<void> {
     if (!(await this.options.lease.hold())) {
       // Another collector holds the lease: it materializes; this one only reads what it writes.
       if (this.runtime) {
@@ -91,7 +112,22 @@ export class Materializer {
     if (!this.runtime) await this.takeOver();
     const runtime = this.runtime!;
     await this.syncFunnels(runtime);
-    await this.takeArrivals(runtime);
+    let upTo = through ?? Date.now() * 1000 - SETTLE_US;
+    if (upTo > this.processed) {
+      const before = this.processed;
+      const arrived = await this.arrivedUpTo(upTo);
+      // Catching up (a first start, a long stop): this step takes the first STEP_LIMIT arrivals.
+      if (arrived.length === STEP_LIMIT) upTo = arrived[arrived.length - 1].arrival - 1;
+      const events = await this.takeArrivals(arrived.filter((a) => a.arrival <= upTo));
+      const logs = await this.takeLogs(upTo);
+      await this.leads.apply([
+        ...events.map((e) => ({ site: e.site, operation: { kind: 'event' as const, seq: e.live.arrival, event: e.lead } })),
+        ...logs,
+      ], before, (site, kind, key, value, deleted) => this.storage.stage(site, kind, key, value, deleted));
+      for (const { site, live } of events) runtime.observe(site, live);
+      this.processed = upTo;
+      this.forgetOldKeys(upTo);
+    }
     runtime.tick(Infinity);
     await runtime.persisted();
     for (const change of runtime.takeLiveChanges()) this.storage.publishLive(change.site, change.id, change.version, change.days);
@@ -103,13 +139,11 @@ export class Materializer {
   /** Starts from what the last holder wrote: its progress, the persisted state, the open windows matched from their events. */
   private async takeOver(): Promise<void> {
     const [progress] = await this.options.io.rows(SQL.materializedRows(PROGRESS.site, [PROGRESS.kind], PROGRESS.key, `${PROGRESS.key}\u0000`));
-    if (progress) {
-      this.processed = (JSON.parse(String(progress.latest_value)) as { arrival: number }).arrival;
-    } else {
-      const [row] = await this.options.io.rows(SQL.lastArrival);
-      this.processed = Number(row?.arrival ?? 0);
-    }
+    // The first materializer of a database starts from its first event (a step at a time: STEP_LIMIT).
+    this.processed = progress ? (JSON.parse(String(progress.latest_value)) as { arrival: number }).arrival : 0;
     this.recent.clear();
+    this.rereadFrom = this.processed;
+    this.leads.forgetAll();
     const runtime = new FunnelRuntime(this.storage, this.options.onError, false);
     await runtime.start(await this.savedFunnels(), this.processed);
     this.runtime = runtime;
@@ -133,14 +167,16 @@ export class Materializer {
     }
   }
 
-  /** Takes the events that arrived since the last step, in order of arrival, each once (its first copy). */
-  private async takeArrivals(runtime: FunnelRuntime): Promise<void> {
-    const upTo = Date.now() * 1000 - SETTLE_US;
-    if (upTo <= this.processed) return;
-    const arrived = (await this.options.io.rows(SQL.arrivedBetween(Math.max(0, this.processed - SLACK_US), upTo)))
-      .map((row) => ({ site: String(row.site), arrival: Number(row.arrival), ts: Number(row.ts), clientTs: Number(row.client_ts), dedupeKey: String(row.dedupe_key) }))
-      .filter((a) => !this.recent.has(keyOf(a.site, a.clientTs, a.dedupeKey)));
-    const taken: { site: string; event: LiveInput; key: string }[] = [];
+  /** The keys of the events that arrived since the last step, up to `upTo` (at most STEP_LIMIT), oldest first. */
+  private async arrivedUpTo(upTo: number): Promise<Arrival[]> {
+    return (await this.options.io.rows(SQL.arrivedBetween(this.rereadAfter(), upTo, STEP_LIMIT)))
+      .map((row) => ({ site: String(row.site), arrival: Number(row.arrival), ts: Number(row.ts), clientTs: Number(row.client_ts), dedupeKey: String(row.dedupe_key) }));
+  }
+
+  /** Those events (not taken before), in order of arrival, each once (its first copy). */
+  private async takeArrivals(keys: readonly Arrival[]): Promise<{ site: string; live: LiveInput; lead: LeadEvent }[]> {
+    const arrived = keys.filter((a) => !this.recent.has(keyOf(a.site, a.clientTs, a.dedupeKey)));
+    const taken: { site: string; live: LiveInput; lead: LeadEvent; key: string }[] = [];
     const bySite = new Map<string, typeof arrived>();
     for (const a of arrived) bySite.set(a.site, [...(bySite.get(a.site) ?? []), a]);
     for (const [site, list] of bySite) {
@@ -156,26 +192,46 @@ export class Materializer {
       }
       const wanted = list.filter((a) => (first.get(keyOf(site, a.clientTs, a.dedupeKey)) ?? a.arrival) >= a.arrival);
       for (let i = 0; i < wanted.length; i += 1_000) {
-        const chunk = wanted.slice(i, i + 1_000);
-        for await (const rows of this.options.io.stream(SQL.copiesByArrival(site, minTs, maxTs, chunk))) {
+        for await (const rows of this.options.io.stream(SQL.copiesByArrival(site, minTs, maxTs, wanted.slice(i, i + 1_000)))) {
           for (const row of rows) {
             const copy = copyOf(row);
-            taken.push({ site, event: copy.event, key: keyOf(site, copy.clientTs, copy.dedupeKey) });
+            taken.push({ site, live: copy.event, lead: leadEventOf(site, row), key: keyOf(site, copy.clientTs, copy.dedupeKey) });
           }
         }
       }
     }
-    taken.sort((a, b) => a.event.arrival - b.event.arrival);
-    for (const { site, event, key } of taken) {
-      if (this.recent.has(key)) continue;
-      this.recent.set(key, event.arrival);
-      runtime.observe(site, event);
+    taken.sort((a, b) => a.live.arrival - b.live.arrival);
+    const result = [];
+    for (const entry of taken) {
+      if (this.recent.has(entry.key)) continue;
+      this.recent.set(entry.key, entry.live.arrival);
+      result.push(entry);
     }
-    this.processed = upTo;
-    for (const [key, arrival] of this.recent) {
-      if (arrival >= upTo - 2 * SLACK_US) break;
-      this.recent.delete(key);
-    }
+    return result;
+  }
+
+  /** The stage moves, lead settings and erasures written since the last step up to `upTo`, each once. */
+  private async takeLogs(upTo: number): Promise<{ site: string; operation: LeadOperation<LeadEvent> }[]> {
+    const after = this.rereadAfter();
+    const [moves, settings, erasures] = await Promise.all([
+      this.options.io.rows(SQL.movesBetween(after, upTo)),
+      this.options.io.rows(SQL.settingsBetween(after, upTo)),
+      this.options.io.rows(SQL.erasuresBetween(after, upTo)),
+    ]);
+    return logOperations(moves, settings, erasures).filter(({ site, operation }) => {
+      const key = `${operation.kind}\n${site}\n${operation.seq}\n${operation.kind === 'move' ? operation.id : ''}`;
+      if (this.recent.has(key)) return false;
+      this.recent.set(key, operation.seq);
+      return true;
+    });
+  }
+
+  private rereadAfter(): number {
+    return Math.max(this.rereadFrom, this.processed - SLACK_US, 0);
+  }
+
+  private forgetOldKeys(upTo: number): void {
+    for (const [key, arrival] of this.recent) if (arrival < upTo - 2 * SLACK_US) this.recent.delete(key);
   }
 
   /** Drops the days of event_arrivals no step reads any more (once an hour). */
@@ -190,3 +246,11 @@ export class Materializer {
 }
 
 const keyOf = (site: string, clientTs: number, dedupeKey: string) => `${site}\n${clientTs}\n${dedupeKey}`;
+
+interface Arrival {
+  site: string;
+  arrival: number;
+  ts: number;
+  clientTs: number;
+  dedupeKey: string;
+}

@@ -251,6 +251,20 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
 
     `CREATE MATERIALIZED VIEW IF NOT EXISTS event_arrivals_view TO event_arrivals
       AS SELECT site, arrival, ts, client_ts, dedupe_key FROM events`,
+
+    // The events stored before the view existed (an upgrade): the first materializer starts from
+    // the first arrival. A copy written twice (collectors migrating together) is taken once.
+    `INSERT INTO event_arrivals SELECT site, arrival, ts, client_ts, dedupe_key FROM events`,
+
+    // Erasures of people, in the log the materializer applies to the leads in order (the events
+    // themselves are deleted at once by the collector that was asked).
+    `CREATE TABLE IF NOT EXISTS lead_erasures (
+      site String,
+      seq UInt64,
+      lead Nullable(String),
+      visitors Array(String)
+    ) ENGINE = MergeTree()
+    ORDER BY (site, seq)`,
   ],
 ];
 
@@ -347,28 +361,55 @@ export const pendingMutations = (database: string, table: string) => `SELECT cou
 
 export const getSetting = (key: string) => `SELECT min(value) AS value, count() AS n FROM settings WHERE key = ${str(key)}`;
 
-// ---- Leads (replayed in Node from these: leads/replay.ts)
-
-/** Visitors that ever named a lead: only their events can belong to one. */
-const leadVisitors = (site: string) => `SELECT DISTINCT visitor FROM events WHERE site = ${str(site)} AND isNotNull(lead)`;
-
-/** What the lead replay reads of an event (the tracker's fields); the timeline reads the rest by key. */
-export const LEAD_REPLAY_COLUMNS = [
-  'name', 'path', 'props', 'channel', 'source', 'medium', 'campaign', 'term', 'landing', 'visitor', 'session', 'lead',
-] as const satisfies readonly EventColumn[];
-
-/**
- * The events that can belong to a lead (those naming one, and every event of a visitor that
- * named one), each as its first copy to arrive, which is the one SQLite keeps; `arrival` orders
- * them, and (client_ts, dedupe_key) finds the whole event again.
- */
-export const leadEventLog = (site: string) => firstCopies(site, `(isNotNull(lead) OR visitor IN (${leadVisitors(site)}))`,
-  [...LEAD_REPLAY_COLUMNS, 'client_ts', 'dedupe_key', 'arrival'], 'arrival');
+// ---- Leads (materialized: leads/replay.ts, clickhouse/leads.ts)
 
 /** Whole events by key (a lead's timeline). */
 export const eventsByKey = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
   firstCopies(site, `(client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`,
-    [...EXPORTED_COLUMNS, 'client_ts', 'dedupe_key'], 'arrival');
+    [...EXPORTED_COLUMNS, 'client_ts', 'dedupe_key', 'arrival'], 'arrival');
+
+/** What the lead tracker reads of an event (besides ts), with its key. */
+export const LEAD_EVENT_COLUMNS = [
+  'name', 'path', 'props', 'channel', 'source', 'medium', 'campaign', 'term', 'landing', 'visitor', 'session', 'lead',
+  'client_ts', 'dedupe_key', 'arrival',
+] as const satisfies readonly EventColumn[];
+
+/** A site's anonymous events of the last hours (that arrived by `arrivalBound`), oldest arrival first: a signup after a take-over still joins them. */
+export const recentAnonymousEvents = (site: string, sinceTs: number, arrivalBound: number) => `SELECT * FROM (
+    ${firstCopies(site, `ts >= ${int(sinceTs)} AND arrival <= ${int(arrivalBound)}`, LEAD_EVENT_COLUMNS, 'arrival')}
+  ) WHERE isNull(lead) ORDER BY arrival`;
+
+/** The sales side's stage moves, the changes of lead settings and the erasures written in (afterSeq, upToSeq]. */
+export const movesBetween = (afterSeq: number, upToSeq: number) => `SELECT site, seq, id, lead, stage, at, amount, currency
+  FROM lead_moves WHERE seq > ${int(afterSeq)} AND seq <= ${int(upToSeq)}`;
+export const settingsBetween = (afterSeq: number, upToSeq: number) => `SELECT site, seq, field, value
+  FROM lead_settings WHERE seq > ${int(afterSeq)} AND seq <= ${int(upToSeq)}`;
+export const erasuresBetween = (afterSeq: number, upToSeq: number) => `SELECT site, seq, lead, visitors
+  FROM lead_erasures WHERE seq > ${int(afterSeq)} AND seq <= ${int(upToSeq)}`;
+/** A site's lead settings as they were at `seq`. */
+export const leadSettingsAt = (site: string, seq: number) => `SELECT field, argMax(value, seq) AS latest
+  FROM lead_settings WHERE site = ${str(site)} AND seq <= ${int(seq)} GROUP BY field`;
+export const currentLeadSettings = (site: string) => `SELECT field, argMax(value, seq) AS value
+  FROM lead_settings WHERE site = ${str(site)} GROUP BY field`;
+
+/** Sites with a webhook now: the only ones with deliveries to send (removing one drops its pending ones). */
+export const webhookSites = `SELECT site FROM lead_settings WHERE field = 'webhook'
+  GROUP BY site HAVING argMax(value, seq) != 'null'`;
+export const latestAttempts = (site: string) => `SELECT id, argMax(status, seq) AS status, argMax(attempts, seq) AS attempts,
+    argMax(next_at, seq) AS next_at
+  FROM webhook_attempts WHERE site = ${str(site)} GROUP BY id`;
+
+export const deleteLeadMoves = (site: string, lead: string) => `ALTER TABLE lead_moves DELETE
+  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
+export const deleteLeadAttempts = (site: string, lead: string) => `ALTER TABLE webhook_attempts DELETE
+  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
+export const countLeadRows = (site: string, lead: string) => `SELECT
+    (SELECT count() FROM lead_moves WHERE site = ${str(site)} AND lead = ${str(lead)}) AS moves,
+    (SELECT count() FROM webhook_attempts WHERE site = ${str(site)} AND lead = ${str(lead)}) AS attempts`;
+/** A lead's rows of the materialized state (its record, timeline, deliveries): erased with it. */
+export const deleteLeadState = (site: string, lead: string) => `ALTER TABLE materialized DELETE
+  WHERE site = ${str(site)} AND ((kind = 'lead' AND key = ${str(lead)}) OR (kind IN ('lead_event', 'delivery') AND startsWith(key, ${str(`${lead}
+`)})))`;
 
 /** Which of these keys a site has stored already (an import counts its duplicates). */
 export const storedKeys = (site: string, keys: readonly { clientTs: number; dedupeKey: string }[]) => `SELECT DISTINCT client_ts, dedupe_key
@@ -384,8 +425,8 @@ export const FUNNEL_EVENT_COLUMNS = [
 ] as const satisfies readonly EventColumn[];
 
 /** The keys of the events that arrived in (afterArrival, upToArrival], oldest first. */
-export const arrivedBetween = (afterArrival: number, upToArrival: number) => `SELECT site, arrival, ts, client_ts, dedupe_key
-  FROM event_arrivals WHERE arrival > ${int(afterArrival)} AND arrival <= ${int(upToArrival)} ORDER BY arrival`;
+export const arrivedBetween = (afterArrival: number, upToArrival: number, limit: number) => `SELECT site, arrival, ts, client_ts, dedupe_key
+  FROM event_arrivals WHERE arrival > ${int(afterArrival)} AND arrival <= ${int(upToArrival)} ORDER BY arrival LIMIT ${int(limit)}`;
 
 /** Partitions of event_arrivals (days of arrival) older than needed. */
 export const oldArrivalPartitions = (database: string, beforeArrival: number) => `SELECT DISTINCT partition FROM system.parts
@@ -395,7 +436,7 @@ export const dropArrivalPartition = (partition: string) => `ALTER TABLE event_ar
 
 /** Copies, exactly (by their arrival), with the columns the funnels read. */
 export const copiesByArrival = (site: string, fromTs: number, toTs: number, copies: readonly { clientTs: number; dedupeKey: string; arrival: number }[]) =>
-  `SELECT ts, ${FUNNEL_EVENT_COLUMNS.join(', ')}, client_ts, dedupe_key FROM events
+  `SELECT ts, ${FUNNEL_EVENT_COLUMNS.join(', ')}, term, client_ts, dedupe_key FROM events
   WHERE site = ${str(site)} AND ts >= ${int(fromTs)} AND ts <= ${int(toTs)}
     AND (client_ts, dedupe_key, arrival) IN (${copies.map((c) => `(${int(c.clientTs)}, ${str(c.dedupeKey)}, ${int(c.arrival)})`).join(', ')})`;
 
@@ -422,8 +463,6 @@ export const siteTimes = (site: string, arrivalBound: number) => `SELECT max(ts)
 export const siteLinks = (site: string, arrivalBound: number) => `SELECT visitor, argMin(lead, arrival) AS first_lead, argMin(ts, arrival) AS first_at
   FROM events WHERE site = ${str(site)} AND isNotNull(lead) AND arrival <= ${int(arrivalBound)} GROUP BY visitor`;
 
-/** The newest arrival stored (where a materializer starts when none has run before). */
-export const lastArrival = `SELECT max(arrival) AS arrival FROM events`;
 
 /**
  * Materialized rows of a site and kinds whose keys fall in [fromKey, toKey): the holding version
@@ -440,35 +479,6 @@ export const materializedRows = (site: string, kinds: readonly string[], fromKey
 export const deleteFunnelRows = (site: string, prefix: string, keepVersionPrefix: string | null) => `ALTER TABLE materialized DELETE
   WHERE site = ${str(site)} AND startsWith(key, ${str(prefix)})${keepVersionPrefix === null ? '' : ` AND NOT startsWith(key, ${str(keepVersionPrefix)})`}
     AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain')`;
-
-export const leadMoveLog = (site: string) => `SELECT seq, id, lead, stage, at, amount, currency
-  FROM lead_moves WHERE site = ${str(site)}`;
-export const leadSettingsLog = (site: string) => `SELECT seq, field, value FROM lead_settings WHERE site = ${str(site)}`;
-export const currentLeadSettings = (site: string) => `SELECT field, argMax(value, seq) AS value
-  FROM lead_settings WHERE site = ${str(site)} GROUP BY field`;
-
-/** Changes whenever anything a site's leads are replayed from changes (a new row, a deletion). */
-export const leadLogFingerprint = (site: string) => `SELECT
-    (SELECT count() FROM events WHERE site = ${str(site)}) AS events,
-    (SELECT sum(arrival) FROM events WHERE site = ${str(site)}) AS arrivals,
-    (SELECT count() FROM lead_moves WHERE site = ${str(site)}) AS moves,
-    (SELECT sum(seq) FROM lead_moves WHERE site = ${str(site)}) AS move_seqs,
-    (SELECT sum(seq) FROM lead_settings WHERE site = ${str(site)}) AS settings`;
-
-/** Sites with a webhook now: the only ones with deliveries to send (removing one drops its pending ones). */
-export const webhookSites = `SELECT site FROM lead_settings WHERE field = 'webhook'
-  GROUP BY site HAVING argMax(value, seq) != 'null'`;
-export const latestAttempts = (site: string) => `SELECT id, argMax(status, seq) AS status, argMax(attempts, seq) AS attempts,
-    argMax(next_at, seq) AS next_at
-  FROM webhook_attempts WHERE site = ${str(site)} GROUP BY id`;
-
-export const deleteLeadMoves = (site: string, lead: string) => `ALTER TABLE lead_moves DELETE
-  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
-export const deleteLeadAttempts = (site: string, lead: string) => `ALTER TABLE webhook_attempts DELETE
-  WHERE site = ${str(site)} AND lead = ${str(lead)}`;
-export const countLeadRows = (site: string, lead: string) => `SELECT
-    (SELECT count() FROM lead_moves WHERE site = ${str(site)} AND lead = ${str(lead)}) AS moves,
-    (SELECT count() FROM webhook_attempts WHERE site = ${str(site)} AND lead = ${str(lead)}) AS attempts`;
 
 /** The claims and renewals of a lease's latest term. */
 export const leaseTerm = (name: string) => `SELECT term, holder, min(claimed_at) AS claimed_at, max(renewed_at) AS renewed_at

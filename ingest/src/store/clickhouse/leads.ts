@@ -1,0 +1,200 @@
+// Leads on ClickHouse. The collector holding the materializer lease applies the shared log to
+// each site's LeadReplay (leads/replay.ts: the tracker SQLite runs at ingest) and writes what
+// changed as rows of `materialized`, in the same INSERT as the funnels' step: each lead's record,
+// the events of its timeline (by key), webhook deliveries (named by their cause), and the answer
+// to each stage move. Every collector reads leads, timelines and move answers from those rows.
+import type { StoredEvent } from '../../event.js';
+import type { LeadRecord, StageMove, StageMoveResult } from '../../leads/lead.js';
+import { LeadReplay, orderOperations, type LeadHistory, type LeadOperation } from '../../leads/replay.js';
+import type { ScoringRules } from '../../leads/scoring.js';
+import type { SalesStage } from '../../leads/stages.js';
+import { BUFFER_MS, type TrackedEvent } from '../../leads/tracker.js';
+import type { WebhookConfig } from '../../leads/webhook.js';
+import type { Row } from '../rows.js';
+import type { ClickHouseIo, MaterializedKind } from './funnels.js';
+import { siteLinks } from './funnels.js';
+import * as SQL from './sql.js';
+
+/** An event as the lead tracker reads it, with the key that finds it whole again. */
+export type LeadEvent = TrackedEvent & { client_ts: number; dedupe_key: string; arrival: number };
+
+/** Rows to write, as the materializer stages them (funnels.ts `stage`). */
+export type Stage = (site: string, kind: MaterializedKind, key: string, value: string, deleted?: boolean) => void;
+
+const text = (v: unknown) => (v === null ? null : String(v));
+
+/** A row with the lead tracker's columns (ts, LEAD_EVENT_COLUMNS) as a LeadEvent. */
+export function leadEventOf(site: string, row: Row): LeadEvent {
+  return {
+    site, ts: Number(row.ts), name: String(row.name), path: String(row.path),
+    props: row.props === null ? null : (JSON.parse(String(row.props)) as StoredEvent['props']),
+    channel: String(row.channel), source: text(row.source), medium: text(row.medium), campaign: text(row.campaign),
+    term: text(row.term), landing: String(row.landing), visitor: String(row.visitor), session: String(row.session),
+    lead: text(row.lead), client_ts: Number(row.client_ts), dedupe_key: String(row.dedupe_key), arrival: Number(row.arrival),
+  };
+}
+
+/** Timeline rows are keyed by lead, then arrival (fixed width, so keys sort by it), then the event's key. */
+const timelineKey = (lead: string, e: LeadEvent) => `${lead}\n${String(e.arrival).padStart(20, '0')}\n${e.client_ts}\n${e.dedupe_key}`;
+const deliveryKey = (lead: string, id: string) => `${lead}\n${id}`;
+
+/** A lead's events as stored, in (ts, arrival) order, from the keys of its timeline. */
+export async function timelineEvents(io: ClickHouseIo, site: string, keys: readonly { clientTs: number; dedupeKey: string }[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let i = 0; i < keys.length; i += 1_000) rows.push(...(await io.rows(SQL.eventsByKey(site, keys.slice(i, i + 1_000)))));
+  return rows.sort((a, b) => Number(a.ts) - Number(b.ts) || Number(a.arrival) - Number(b.arrival));
+}
+
+/** The keys of a lead's timeline, from its rows. */
+export async function timelineKeys(io: ClickHouseIo, site: string, lead: string): Promise<{ clientTs: number; dedupeKey: string }[]> {
+  const rows = await io.rows(SQL.materializedRows(site, ['lead_event'], `${lead}\n`, `${lead}\n\uffff`));
+  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => {
+    const [, , clientTs, ...rest] = String(row.key).split('\n');
+    return { clientTs: Number(clientTs), dedupeKey: rest.join('\n') };
+  });
+}
+
+export async function storedLeads(io: ClickHouseIo, site: string): Promise<LeadRecord[]> {
+  const rows = await io.rows(SQL.materializedRows(site, ['lead'], '', '\uffff'));
+  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as LeadRecord)
+    .sort((a, b) => (a.lead < b.lead ? -1 : a.lead > b.lead ? 1 : 0));
+}
+
+/** The events of a site's leads, read back when new scoring rules score them again (rare). */
+class FetchedHistory implements LeadHistory<LeadEvent> {
+  private readonly of = new Map<string, LeadEvent[]>();
+
+  add(lead: string, event: LeadEvent): void {
+    const list = this.of.get(lead);
+    if (list) list.push(event);
+    else this.of.set(lead, [event]);
+  }
+
+  eventsOf(lead: string): LeadEvent[] {
+    return [...(this.of.get(lead) ?? [])].sort((a, b) => a.ts - b.ts || a.arrival - b.arrival);
+  }
+
+  clear(): void {
+    this.of.clear();
+  }
+}
+
+/** The operations of the shared log, as the materializer reads them. */
+export function logOperations(moves: Row[], settings: Row[], erasures: Row[]): { site: string; operation: LeadOperation<LeadEvent> }[] {
+  return [
+    ...moves.map((row) => ({
+      site: String(row.site),
+      operation: {
+        kind: 'move' as const, seq: Number(row.seq), id: String(row.id), lead: String(row.lead),
+        move: {
+          stage: String(row.stage) as SalesStage, at: Number(row.at),
+          ...(row.amount === null ? {} : { amount: Number(row.amount) }),
+          ...(row.currency === null ? {} : { currency: String(row.currency) }),
+        } satisfies StageMove,
+      },
+    })),
+    ...settings.map((row) => {
+      const value = JSON.parse(String(row.value));
+      const seq = Number(row.seq);
+      const operation: LeadOperation<LeadEvent> = row.field === 'scoring'
+        ? { kind: 'scoring', seq, rules: value as ScoringRules | null }
+        : { kind: 'webhook', seq, webhook: value as WebhookConfig | null };
+      return { site: String(row.site), operation };
+    }),
+    ...erasures.map((row) => ({
+      site: String(row.site),
+      operation: { kind: 'erase' as const, seq: Number(row.seq), lead: text(row.lead), visitors: (row.visitors as string[]).map(String) },
+    })),
+  ];
+}
+
+/** The materializer's side: every site's replay, restored from the rows on first use, stepped with the log. */
+export class LeadMaterializer {
+  private readonly replays = new Map<string, { replay: LeadReplay<LeadEvent>; history: FetchedHistory }>();
+
+  constructor(private readonly io: ClickHouseIo) {}
+
+  /** Applies one step's operations (events, moves, settings, erasures of every site) and stages what changed. */
+  async apply(operations: readonly { site: string; operation: LeadOperation<LeadEvent> }[], restoredAt: number, stage: Stage): Promise<void> {
+    const bySite = new Map<string, LeadOperation<LeadEvent>[]>();
+    for (const { site, operation } of operations) bySite.set(site, [...(bySite.get(site) ?? []), operation]);
+    for (const [site, list] of bySite) {
+      const { replay, history } = await this.replayOf(site, restoredAt);
+      // New rules score every lead again from its events: read them back first.
+      if (list.some((op) => op.kind === 'scoring')) await this.fetchHistory(site, replay, history);
+      for (const operation of orderOperations(list)) replay.apply(operation);
+      history.clear();
+      const changes = replay.takeChanges();
+      for (const record of changes.leads) stage(site, 'lead', record.lead, JSON.stringify(record));
+      for (const { lead, event } of changes.timeline) stage(site, 'lead_event', timelineKey(lead, event), '');
+      for (const d of changes.deliveries) stage(site, 'delivery', deliveryKey(d.lead, d.id), JSON.stringify({ id: d.id, lead: d.lead, type: d.type, body: d.body, seq: d.seq }));
+      if (changes.droppedAt !== null) stage(site, 'delivery_cutoff', '', String(changes.droppedAt));
+      for (const [id, result] of changes.moves) stage(site, 'move', id, JSON.stringify(result));
+      for (const { lead } of changes.erased) if (lead !== null) stage(site, 'lead', lead, '', true);
+    }
+  }
+
+  forgetAll(): void {
+    this.replays.clear();
+  }
+
+  private async replayOf(site: string, restoredAt: number): Promise<{ replay: LeadReplay<LeadEvent>; history: FetchedHistory }> {
+    let entry = this.replays.get(site);
+    if (entry) return entry;
+    const history = new FetchedHistory();
+    const replay = new LeadReplay<LeadEvent>(site, history);
+    // What a previous step (or holder) wrote, as it was at `restoredAt`.
+    const [leads, links, settings, anonymous] = await Promise.all([
+      storedLeads(this.io, site),
+      siteLinks(this.io, site, restoredAt),
+      this.io.rows(SQL.leadSettingsAt(site, restoredAt)),
+      this.io.rows(SQL.recentAnonymousEvents(site, Math.floor(restoredAt / 1000) - BUFFER_MS, restoredAt)),
+    ]);
+    const setting = (field: string) => {
+      const row = settings.find((r) => r.field === field);
+      return row ? JSON.parse(String(row.latest)) : null;
+    };
+    replay.restore({
+      leads,
+      links: [...links].map(([visitor, link]) => [visitor, link.lead] as [string, string]),
+      rules: setting('scoring') as ScoringRules | null,
+      webhook: setting('webhook') !== null,
+      anonymous: anonymous.map((row) => ({ event: leadEventOf(site, row), seq: Number(row.arrival) })),
+    });
+    entry = { replay, history };
+    this.replays.set(site, entry);
+    return entry;
+  }
+
+  private async fetchHistory(site: string, replay: LeadReplay<LeadEvent>, history: FetchedHistory): Promise<void> {
+    for (const record of replay.leads()) {
+      const keys = await timelineKeys(this.io, site, record.lead);
+      for (const row of await timelineEvents(this.io, site, keys)) history.add(record.lead, leadEventOf(site, row));
+    }
+  }
+}
+
+/** The answer to a stage move, once the materializer has applied it. */
+export async function moveAnswer(io: ClickHouseIo, site: string, id: string): Promise<StageMoveResult | null> {
+  const [row] = await io.rows(SQL.materializedRows(site, ['move'], id, `${id}\u0000`));
+  return row ? (JSON.parse(String(row.latest_value)) as StageMoveResult) : null;
+}
+
+export interface StoredDelivery {
+  id: string;
+  lead: string;
+  type: string;
+  body: string;
+  seq: number;
+}
+
+/** A site's webhook deliveries not dropped by a removal of the webhook, in the order they were caused. */
+export async function storedDeliveries(io: ClickHouseIo, site: string): Promise<StoredDelivery[]> {
+  const [rows, cutoff] = await Promise.all([
+    io.rows(SQL.materializedRows(site, ['delivery'], '', '\uffff')),
+    io.rows(SQL.materializedRows(site, ['delivery_cutoff'], '', '\u0000')),
+  ]);
+  const droppedBefore = cutoff[0] ? Number(cutoff[0].latest_value) : -1;
+  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as StoredDelivery)
+    .filter((d) => d.seq > droppedBefore).sort((a, b) => a.seq - b.seq);
+}
