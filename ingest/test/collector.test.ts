@@ -112,6 +112,59 @@ describe('accepted events', () => {
   });
 });
 
+// What the events of one request share (bot check, visitor key, device) is worked out once per
+// request, and pages and referrers once per distinct value: none of it may leak between events.
+describe('what events share and what they do not', () => {
+  const OTHER = 'blog.example.com';
+
+  beforeAll(async () => {
+    expect((await collector.admin('/api/sites', { body: { domain: OTHER, origins: [`https://${OTHER}`] } })).status).toBe(201);
+  });
+
+  it('checks each site of a batch and its origin, naming the event', async () => {
+    const before = storedCount();
+    const mixed = [event({ id: 'mix-1' }), { ...event({ id: 'mix-2' }), site: OTHER, url: `https://${OTHER}/` }];
+    const refused = await post(mixed, { origin: ORIGIN });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ field: '1.site' });
+    const unknown = await post([event({ id: 'mix-3' }), event({ id: 'mix-4' }), event({ id: 'mix-5', site: 'nope.example.com' })]);
+    expect(unknown.status).toBe(403);
+    expect(await unknown.json()).toMatchObject({ field: '2.site' });
+    expect(storedCount()).toBe(before);
+    expect((await post(mixed)).status).toBe(202);
+    expect(storedCount() - before).toBe(2);
+  });
+
+  it('keys a cookieless visitor per site, also within one batch', async () => {
+    const batch = [
+      event({ id: 'shared-1', url: `${ORIGIN}/shared` }),
+      { ...event({ id: 'shared-2' }), site: OTHER, url: `https://${OTHER}/shared` },
+      event({ id: 'shared-3', url: `${ORIGIN}/shared` }),
+    ];
+    expect((await post(batch)).status).toBe(202);
+    const rows = db.prepare("SELECT id, site, visitor FROM events WHERE id LIKE 'shared-%' ORDER BY id").all() as { id: string; site: string; visitor: string }[];
+    expect(rows).toHaveLength(3);
+    expect(rows[0].visitor).toBe(rows[2].visitor);
+    expect(rows[1].visitor).not.toBe(rows[0].visitor);
+  });
+
+  it('classifies one referrer by the tags of each page it leads to', async () => {
+    const referrer = 'https://www.google.com/';
+    const landings: [string, string][] = [
+      ['paid', `${ORIGIN}/spa?utm_source=google&utm_medium=cpc`],
+      ['organic', `${ORIGIN}/spa`],
+      ['ads-click', `${ORIGIN}/spa?gclid=abc`],
+      ['newsletter', `${ORIGIN}/spa?utm_source=newsletter&utm_medium=email`],
+    ];
+    for (const [visitor, url] of landings) {
+      expect((await post(event({ id: `ref-${visitor}`, visitor: `ref-${visitor}`, url, referrer }))).status).toBe(202);
+    }
+    const channels = Object.fromEntries((db.prepare("SELECT visitor, channel FROM events WHERE id LIKE 'ref-%'").all() as { visitor: string; channel: string }[])
+      .map((r) => [r.visitor, r.channel]));
+    expect(channels).toEqual({ 'ref-paid': 'Paid Search', 'ref-organic': 'Organic Search', 'ref-ads-click': 'Paid Search', 'ref-newsletter': 'Email' });
+  });
+});
+
 describe('channels of typical visits', () => {
   const visits: [string, { referrer?: string; query?: string }, { channel: string; source: string | null; medium?: string | null; term?: string | null }][] = [
     ['Google', { referrer: 'https://www.google.com/' }, { channel: 'Organic Search', source: 'google', medium: 'organic' }],

@@ -3,8 +3,9 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import underPressure from '@fastify/under-pressure';
 import type { StoredEvent } from '../event.js';
+import type { Site } from '../store/types.js';
 import { validateEvents } from '../ingestion/eventSchema.js';
-import { enrichEvent } from '../ingestion/enrichEvent.js';
+import { enrichEvent, RequestContext } from '../ingestion/enrichEvent.js';
 import { QueueClosedError, QueueFullError } from '../ingestion/writeQueue.js';
 import { isBot } from '../enrich/bots.js';
 import { utcDay } from '../time.js';
@@ -40,6 +41,11 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
     maxAge: 86_400,
   });
 
+  // Per request, not per event: the bot check, the salt, the client's address and the site
+  // lookup are shared by every event of a batch.
+  const dropAutomated = !app.config.acceptAutomatedBrowsers;
+  const botOptions = { allowHeadless: !dropAutomated };
+
   app.post('/api/event', { bodyLimit: EVENT_BODY_LIMIT }, async (request, reply) => {
     const checked = validateEvents(request.body);
     if ('error' in checked) return refuse(reply, 400, checked.error, checked.field);
@@ -47,34 +53,37 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
     const origin = request.headers.origin;
     const userAgent = request.headers['user-agent'] ?? '';
     const receivedAt = Date.now();
-    const dropAutomated = !app.config.acceptAutomatedBrowsers;
-    const bot = isBot(userAgent, { allowHeadless: !dropAutomated });
+    const bot = isBot(userAgent, botOptions);
     const today = app.salts.forTime(receivedAt);
     const salt = typeof today === 'string' ? today : await today;
+    const context = new RequestContext(request.ip, userAgent, receivedAt, salt, app.sessions);
 
     const events: StoredEvent[] = [];
     const botSites: string[] = [];
     const batch = Array.isArray(request.body);
+    // In a batch, a field is named with its event's index: `3.site`.
+    const at = (i: number, name: string) => (batch ? `${i}.${name}` : name);
+    let site: Site | undefined;
     for (let i = 0; i < checked.events.length; i++) {
       const wire = checked.events[i];
-      // In a batch, a field is named with its event's index: `3.site`.
-      const at = (name: string) => (batch ? `${i}.${name}` : name);
-      const site = app.sites.get(wire.site) ?? (await app.sites.find(wire.site));
-      if (!site) return refuse(reply, 403, `unknown site "${wire.site}"`, at('site'));
-      if (origin !== undefined && !site.origins.includes(origin)) {
-        return refuse(reply, 403, `origin ${origin} is not allowed for ${site.domain}`, at('site'));
+      if (site?.domain !== wire.site) {
+        site = app.sites.get(wire.site) ?? (await app.sites.find(wire.site));
+        if (!site) return refuse(reply, 403, `unknown site "${wire.site}"`, at(i, 'site'));
+        if (origin !== undefined && !site.origins.includes(origin)) {
+          return refuse(reply, 403, `origin ${origin} is not allowed for ${site.domain}`, at(i, 'site'));
+        }
       }
       if (bot || (dropAutomated && wire.wd === true)) {
         botSites.push(site.domain);
         continue;
       }
-      const result = enrichEvent(wire, { ip: request.ip, userAgent, receivedAt, site, salt, sessions: app.sessions });
-      if ('error' in result) return refuse(reply, 400, result.error, at(result.field));
+      const result = enrichEvent(wire, site, context);
+      if ('error' in result) return refuse(reply, 400, result.error, at(i, result.field));
       events.push(result.event);
     }
 
     // Counted only once the whole body is known good: a refused request changes nothing.
-    for (const site of botSites) app.queue.countBots(site, utcDay(receivedAt), 1);
+    for (const domain of botSites) app.queue.countBots(domain, utcDay(receivedAt), 1);
     if (events.length === 0) return reply.code(202).send();
     try {
       await app.queue.write(events);
