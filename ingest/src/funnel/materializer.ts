@@ -70,7 +70,7 @@ export interface Erasure {
 }
 
 export class SiteFunnels {
-  readonly live: LiveUnits;
+  live: LiveUnits;
   private readonly links = new Map<string, IdentityLink>();
   private readonly funnels = new Map<string, FunnelState>();
   private readonly dirty = new Set<LiveUnit>();
@@ -80,8 +80,16 @@ export class SiteFunnels {
   private keepFrom = Infinity;
 
   /** `loader` reads stored events back by arrival: with it, idle units keep only their keys in memory (liveUnits.ts). */
-  constructor(readonly site: string, loader: EventLoader | null = null, residentUnits?: number) {
+  constructor(readonly site: string, private readonly loader: EventLoader | null = null, private readonly residentUnits?: number) {
     this.live = new LiveUnits(loader, residentUnits);
+  }
+
+  /** Forgets every funnel and the events held (links and watermark stay): the site is computed again from what is stored. */
+  reset(): void {
+    this.live = new LiveUnits(this.loader, this.residentUnits);
+    this.funnels.clear();
+    this.dirty.clear();
+    this.keepFrom = Infinity;
   }
 
   /** Restores identity links made before (at start, or for a back-fill: every link of the site). */
@@ -157,11 +165,12 @@ export class SiteFunnels {
    * import brings them) are not taken: the store back-fills the site's funnels instead.
    */
   observe(event: LiveInput): Observed {
-    if (isLate(event.ts, this.watermark)) return 'late';
-    if (event.ts > this.watermark) this.watermark = event.ts;
+    // A link is made whatever the event's age: the store has it too, and a back-fill reads it there.
     if (event.lead !== null && !this.links.has(event.visitor)) {
       this.link(event.visitor, { lead: event.lead, at: event.ts });
     }
+    if (isLate(event.ts, this.watermark)) return 'late';
+    if (event.ts > this.watermark) this.watermark = event.ts;
     if (this.funnels.size > 0 && event.ts >= this.keepFrom) this.keep(event);
     return 'taken';
   }

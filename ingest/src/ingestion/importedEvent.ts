@@ -34,7 +34,8 @@ export const importedEventSchema = {
   properties: {
     site: { type: 'string', minLength: 1, maxLength: 253 },
     id: nullableText(64),
-    client_ts: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    // Any number POST /api/event stores (it keeps the client's own, fractions included), so an export imports back.
+    client_ts: { type: 'number', minimum: 0 },
     ts: { type: 'integer', minimum: MIN_IMPORTED_TS, maximum: Number.MAX_SAFE_INTEGER },
     name: { type: 'string', pattern: '^[A-Za-z0-9_.:\\- ]{1,64}$' },
     visitor: { type: 'string', minLength: 1, maxLength: 128 },

@@ -23,6 +23,8 @@ export const BUFFER_MS = 2 * 3_600_000;
 const MAX_BUFFERED_VISITS = 200_000;
 /** Events per anonymous visit kept for the lead's timeline (a runaway visit stops adding). */
 const MAX_REFS_PER_VISIT = 1_000;
+/** Batches observed between two sweeps of the anonymous visits by time. */
+const SWEEP_EVERY = 1_000;
 /** Visits per lead whose once-per-visit rules are remembered. */
 const MAX_VISITS_PER_LEAD = 50;
 
@@ -72,6 +74,7 @@ export class LeadTracker<R = unknown> {
   private readonly leads = new Map<string, LeadState>();
   private readonly anonymous = new Map<string, AnonymousVisit>();
   private latestTs = 0;
+  private observedSinceSweep = 0;
 
   setRules(site: string, rules: ParsedScoringRules | null): void {
     if (rules) this.rules.set(site, rules);
@@ -281,6 +284,12 @@ export class LeadTracker<R = unknown> {
     for (const [visitKey, visit] of this.anonymous) {
       if (visit.lastTs >= this.latestTs - BUFFER_MS && this.anonymous.size <= MAX_BUFFERED_VISITS) break;
       this.anonymous.delete(visitKey);
+    }
+    // The loop above stops at the first recent visit: visits of old times behind it (an import of
+    // history) are swept by their time now and then.
+    if (++this.observedSinceSweep >= SWEEP_EVERY) {
+      this.observedSinceSweep = 0;
+      for (const [visitKey, visit] of this.anonymous) if (visit.lastTs < this.latestTs - BUFFER_MS) this.anonymous.delete(visitKey);
     }
   }
 }

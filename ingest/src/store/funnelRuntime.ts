@@ -50,6 +50,8 @@ export interface FunnelStorage {
   markComplete(site: string, id: string): Promise<void>;
   /** A back-fill's progress (0..1), for stores whose other collectors report it. */
   progress?(site: string, id: string, done: number): void;
+  /** The funnel is about to be computed again (old history arrived): its report is partial until then. */
+  rebuilding?(site: string, id: string): void;
   deleteFunnel(site: string, id: string): Promise<void>;
   /** The keys (ts, arrival, visitor) of stored events, paged as `events` pages them. */
   keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[ts: number, arrival: number, visitor: string][]>;
@@ -77,6 +79,8 @@ export function funnelVersion(definition: FunnelDefinition): string {
   return createHash('sha256').update(JSON.stringify(definition)).digest('base64url').slice(0, 16);
 }
 
+/** Late events wait this long for the rest of their import before the site's funnels are computed again. */
+const REBUILD_DELAY_MS = 1_000;
 /** Saving a funnel waits this long for its back-fill before answering. */
 const PUT_WAIT_MS = 3_000;
 /** A report waited this long for the live state after a start, then is refused (503). */
@@ -124,6 +128,8 @@ interface SiteRun {
   /** Persistence of what became final, in order. */
   persisting: Promise<void>;
   rebuildTimer: NodeJS.Timeout | null;
+  /** Incremented when the site is computed again: loads begun before stop. */
+  generation: number;
   restored: Promise<void>;
 }
 
@@ -232,10 +238,12 @@ export class FunnelRuntime {
     const parts = [...(await this.storage.finalDays(site, id, daysOf(range))).values()];
     const ready = funnel.phase === 'ready';
     if (ready) parts.push(run.funnels.liveAggregate(id, range, { openAt: options.now, only: options.breakdown ?? null })!);
+    // Old history just stored (an import) is not counted until the back-fill about to start: partial.
+    const rebuilding = run.rebuildTimer !== null;
     return {
       ...composeReport(funnel.funnel, parts, range, options),
-      fresh_until: ready ? options.now : null,
-      backfill: funnel.phase === 'backfilling' ? { done: funnel.done } : null,
+      fresh_until: ready && !rebuilding ? options.now : null,
+      backfill: funnel.phase === 'backfilling' || rebuilding ? { done: rebuilding ? 0 : funnel.done } : null,
     };
   }
 
@@ -252,6 +260,12 @@ export class FunnelRuntime {
    * are made final and persisted: for tests and benchmarks.
    */
   async idle(): Promise<void> {
+    for (const run of this.sites.values()) {
+      if (!run.rebuildTimer) continue;
+      clearTimeout(run.rebuildTimer);
+      run.rebuildTimer = null;
+      this.rebuild(run);
+    }
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
     for (const run of this.sites.values()) for (const funnel of run.runs.values()) await funnel.ready;
     await this.advance();
@@ -367,7 +381,7 @@ export class FunnelRuntime {
     let restored!: () => void;
     run = {
       site, funnels, runs: new Map(), heldFrom: Infinity, loading: Promise.resolve(), persisting: Promise.resolve(),
-      rebuildTimer: null, restored: new Promise<void>((resolve) => { restored = resolve; }),
+      rebuildTimer: null, generation: 0, restored: new Promise<void>((resolve) => { restored = resolve; }),
     };
     this.sites.set(site, run);
     try {
@@ -395,7 +409,11 @@ export class FunnelRuntime {
     };
     run.runs.set(stored.id, state);
     const threshold = resume ? persisted.threshold : finalThreshold(run.funnels.watermark);
-    if (!resume) await this.storage.resetFunnel(run.site, stored.id, version, threshold);
+    if (!resume) {
+      // What was made final before is written first; then the reset takes it back.
+      await run.persisting;
+      await this.storage.resetFunnel(run.site, stored.id, version, threshold);
+    }
     const chainEnds = resume ? await this.storage.chainEnds(run.site, stored.id) : new Map<string, number>();
     if (run.runs.get(stored.id) !== state) return;
     run.funnels.removeFunnel(stored.id);
@@ -424,16 +442,17 @@ export class FunnelRuntime {
 
   /** Loads the stored events the site's funnels now read live but are not held yet (older ones, for a new or restored funnel). */
   private loadHeld(run: SiteRun, arrivalBound: number): Promise<void> {
+    const generation = run.generation;
     run.loading = run.loading.then(async () => {
       const from = run.funnels.liveFrom;
-      if (from >= run.heldFrom) return;
+      if (from >= run.heldFrom || generation !== run.generation) return;
       const to = run.heldFrom;
       run.heldFrom = from;
       for await (const page of this.storage.events(run.site, from, to, arrivalBound)) {
+        if (this.closed || generation !== run.generation) return;
         for (const event of page) run.funnels.load(event);
         run.funnels.offloadIdle();
         await yieldToIo();
-        if (this.closed) return;
       }
     });
     return run.loading;
@@ -451,14 +470,25 @@ export class FunnelRuntime {
     return null;
   }
 
-  private scheduleRebuild(run: SiteRun, delayMs = 1_000): void {
+  /** A rebuild waits REBUILD_DELAY_MS after the late event that calls for it: an import brings many. */
+  private scheduleRebuild(run: SiteRun, delayMs = REBUILD_DELAY_MS): void {
     if (run.rebuildTimer || this.closed) return;
+    for (const state of run.runs.values()) this.storage.rebuilding?.(run.site, state.id);
     run.rebuildTimer = setTimeout(() => {
       run.rebuildTimer = null;
-      for (const state of [...run.runs.values()]) {
-        this.track(this.activate(run, { site: run.site, id: state.id, definition: state.funnel.definition, createdAt: 0, updatedAt: 0 }, 'rebuild'));
-      }
+      this.rebuild(run);
     }, delayMs);
+  }
+
+  /** Computes every funnel of the site again: back-filled from history, the open windows' events read again (the late ones among them). */
+  private rebuild(run: SiteRun): void {
+    const states = [...run.runs.values()];
+    run.generation++;
+    run.funnels.reset();
+    run.heldFrom = Infinity;
+    for (const state of states) {
+      this.track(this.activate(run, { site: run.site, id: state.id, definition: state.funnel.definition, createdAt: 0, updatedAt: 0 }, 'rebuild'));
+    }
   }
 
   /**
@@ -498,17 +528,19 @@ export class FunnelRuntime {
   private advanceSite(run: SiteRun, minStep: number): void {
     const thresholds = [...run.runs.values()].filter((f) => f.phase === 'ready').map((f) => run.funnels.thresholdOf(f.id) ?? Infinity);
     if (thresholds.length === 0 || finalThreshold(run.funnels.watermark) - Math.min(...thresholds) < minStep) return;
-    const finalized = run.funnels.advance();
+    const finalized = run.funnels.advance().map((f) => ({ ...f, run: run.runs.get(f.id) }));
     run.heldFrom = Math.max(run.heldFrom, run.funnels.liveFrom);
     if (finalized.length > 0) run.persisting = run.persisting.then(() => this.persist(run, finalized)).catch(this.onError);
   }
 
-  private async persist(run: SiteRun, finalized: Finalized[]): Promise<void> {
+  private async persist(run: SiteRun, finalized: (Finalized & { run: FunnelRun | undefined })[]): Promise<void> {
     for (const f of finalized) {
-      const windowMs = run.runs.get(f.id)?.funnel.windowMs;
+      // A funnel computed again since (a new definition, old history imported) starts from what it persists itself.
+      if (f.run === undefined || run.runs.get(f.id) !== f.run) continue;
+      const windowMs = f.run.funnel.windowMs;
       await this.storage.addFinal(run.site, f.id, {
         days: f.days, chainEnds: f.chainEnds, threshold: f.threshold,
-        chainEndsBefore: windowMs === undefined ? null : openingBound(f.threshold, windowMs),
+        chainEndsBefore: openingBound(f.threshold, windowMs),
       });
     }
   }

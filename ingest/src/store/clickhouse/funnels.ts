@@ -161,7 +161,9 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
 
   async resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void> {
     const prefix = versionPrefix(id, version);
-    // A rebuild of the same version starts from nothing: its rows so far are taken back.
+    // Rows staged for it and not written yet (a back-fill this one replaces) are dropped...
+    this.staged = this.staged.filter((row) => row.site !== site || !String(row.key).startsWith(funnelPrefix(id)) || !String(row.kind).startsWith('funnel_'));
+    // ...and a rebuild of the same version starts from nothing: its rows written so far are taken back.
     const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain'], prefix, after(prefix)));
     for (const row of old) if (Number(row.latest_deleted) === 0) this.stage(site, String(row.kind) as MaterializedKind, String(row.key), '', true);
     for (const key of [...this.finalCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.finalCache.delete(key);
@@ -177,6 +179,10 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
 
   progress(site: string, id: string, done: number): void {
     this.putState(site, id, { done });
+  }
+
+  rebuilding(site: string, id: string): void {
+    this.putState(site, id, { complete: false, done: 0 });
   }
 
   async deleteFunnel(site: string, id: string): Promise<void> {

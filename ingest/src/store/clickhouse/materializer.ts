@@ -125,6 +125,10 @@ export class Materializer {
         ...logs,
       ], before, (site, kind, key, value, deleted) => this.storage.stage(site, kind, key, value, deleted));
       for (const { site, live } of events) runtime.observe(site, live);
+      // Erased people leave the open windows too (their events are being deleted by the collector asked).
+      for (const { site, operation } of logs) {
+        if (operation.kind === 'erase') runtime.forget(site, { visitors: new Set(operation.visitors) }, operation.visitors);
+      }
       this.processed = upTo;
       this.forgetOldKeys(upTo);
     }
