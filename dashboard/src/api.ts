@@ -4,8 +4,9 @@ import type { BreakdownDimension, FunnelReport } from '../../ingest/src/funnel/r
 import type { LeadEntry } from '../../ingest/src/leads/lead.js';
 import type { SalesBreakdown, SalesFunnelReport } from '../../ingest/src/leads/report.js';
 import type { LeadStage } from '../../ingest/src/leads/stages.js';
+import type { SavedFunnelReport } from '../../ingest/src/store/types.js';
 
-export type { FunnelReport, FunnelDefinition, BreakdownDimension };
+export type { FunnelReport, FunnelDefinition, BreakdownDimension, SavedFunnelReport };
 export type { StepReport, BreakdownReport, TrendPoint, SourceReport } from '../../ingest/src/funnel/report.js';
 export type { StepDefinition } from '../../ingest/src/funnel/definition.js';
 export type { SalesFunnelReport, SalesBreakdown, LeadStage, LeadEntry };
@@ -90,10 +91,23 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly field: string | null) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field: string | null,
+    /** A 503 while the collector restores its funnels after a restart: how far it is. */
+    readonly warming: { done: number } | null = null,
+    /** When to ask again (Retry-After), in seconds. */
+    readonly retryAfter = 2,
+  ) {
     super(message);
   }
 }
+
+/** The server's clock minus this browser's, from each answer's Date header (to the second). */
+let clockOffset = 0;
+/** The server's time now: a report's age is measured on its clock, not on a laptop's that may be off. */
+export const serverNow = (): number => Date.now() + clockOffset;
 
 let unauthorized: () => void = () => {};
 /** What to do when the token is refused: back to the sign-in form. */
@@ -128,9 +142,15 @@ async function send<T>(path: string, init: { method?: string; body?: unknown; to
     if (!init.token) unauthorized();
     throw new ApiError(401, 'The admin token was not accepted.', 'authorization');
   }
+  // The header has whole seconds: half a second is added, the middle of the second it names.
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (date) clockOffset = date + 500 - Date.now();
   if (response.status === 204) return undefined as T;
-  const data = (await response.json().catch(() => null)) as { error?: string; field?: string } | null;
-  if (!response.ok) throw new ApiError(response.status, data?.error ?? `${response.status} ${response.statusText}`, data?.field ?? null);
+  const data = (await response.json().catch(() => null)) as { error?: string; field?: string; warming?: { done: number } } | null;
+  if (!response.ok) {
+    const retryAfter = Math.min(60, Math.max(1, Number(response.headers.get('retry-after')) || 2));
+    throw new ApiError(response.status, data?.error ?? `${response.status} ${response.statusText}`, data?.field ?? null, data?.warming ?? null, retryAfter);
+  }
   return data as T;
 }
 
@@ -149,7 +169,7 @@ export const api = {
   deleteFunnel: (domain: string, id: string) =>
     request<void>(`${site(domain)}/funnels/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   report: (domain: string, id: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
-    request<FunnelReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${rangeQuery(range, breakdown)}`),
+    request<SavedFunnelReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${rangeQuery(range, breakdown)}`),
   salesFunnel: (domain: string, range: DateRange, breakdown?: SalesBreakdown | '') =>
     request<SalesFunnelReport>(`${site(domain)}/sales-funnel?${rangeQuery(range, breakdown)}`),
   leads: (domain: string, query: { stage?: LeadStage | ''; sort: LeadSort; limit: number; offset: number }) =>
