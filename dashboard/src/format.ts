@@ -6,9 +6,12 @@ export const STAGE_NAMES: Record<LeadStage, string> = { lead: 'Lead', mql: 'MQL'
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+const wholePercent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 0 });
 
 export const count = (n: number): string => integer.format(n);
 export const pct = (ratio: number): string => percent.format(ratio);
+/** How far a computation is, in whole percent rounded down: 100 % only once it is done. */
+export const progressPct = (done: number): string => wholePercent.format(Math.floor(done * 100) / 100);
 /** A ratio that may be undefined (nobody to divide by): a dash. */
 export const pctOrDash = (ratio: number | null): string => (ratio === null ? '–' : percent.format(ratio));
 /** A lead's score: decayed, so it may have a fraction. */
@@ -24,6 +27,12 @@ export function duration(ms: number | null | undefined): string {
   if (s < 3600) return `${round1(s / 60)} min`;
   if (s < 86_400) return `${round1(s / 3600)} h`;
   return `${round1(s / 86_400)} d`;
+}
+
+/** How long ago, in whole units: 12 s, 3 min, 2 h, 4 d. */
+export function ago(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : s < 86_400 ? `${Math.floor(s / 3600)} h` : `${Math.floor(s / 86_400)} d`;
 }
 
 const round1 = (n: number): string => (n < 10 ? n.toFixed(1).replace(/\.0$/, '') : String(Math.round(n)));

@@ -1,10 +1,11 @@
 // The report view: pickers, then the funnel as a picture, the step in focus, the numbers as a
-// table, the breakdown and the trend.
-import { api, type BreakdownDimension, type FunnelReport, type SourceReport, type StepReport } from './api.js';
+// table, the breakdown and the trend. A funnel still being computed over its history shows its
+// partial numbers and the progress, fetched again until whole; a restarting collector, its warm-up.
+import { api, ApiError, serverNow, type BreakdownDimension, type FunnelReport, type SavedFunnelReport, type SourceReport, type StepReport } from './api.js';
 import { funnelChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
-import { count, displayPath, duration, label, money, pct } from './format.js';
+import { ago, count, displayPath, duration, label, money, pct, progressPct } from './format.js';
 import { rangeFields } from './range.js';
 import { BREAKDOWNS, rangeOf, type State } from './state.js';
 import { table } from './table.js';
@@ -18,9 +19,17 @@ export interface ReportContext {
   openEditor(id: string | null): void;
 }
 
+/** A partial report (its funnel is being back-filled) is fetched again this often. */
+const POLL_MS = 2_000;
+/** A report less old than this says nothing of its age (on ClickHouse it lags a second or two). */
+const FRESH_MS = 5_000;
+
 let latest = 0;
 /** Draws the shown report again: the trend is drawn for the width it has. */
 let redraw: (() => void) | null = null;
+/** Says again how old the shown report is: the page does not refresh it by itself. */
+let showAge: (() => void) | null = null;
+setInterval(() => showAge?.(), FRESH_MS);
 let lastWidth = window.innerWidth;
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
@@ -44,7 +53,11 @@ export function reportView(ctx: ReportContext): HTMLElement {
     );
   }
   const results = h('div', { class: 'results', 'aria-busy': 'true' });
-  let report: FunnelReport | null = null;
+  /** The back-fill's progress, or the collector's warm-up; empty otherwise. */
+  const notice = h('div', { class: 'notice' });
+  const freshness = h('p', { class: 'freshness' });
+  let report: SavedFunnelReport | null = null;
+  let again: ReturnType<typeof setTimeout> | undefined;
 
   const funnel = select(state.funnels.map((f) => [f.id, f.name]), state.funnelId, {
     name: 'funnel',
@@ -72,30 +85,62 @@ export function reportView(ctx: ReportContext): HTMLElement {
     },
   }, 'Export CSV');
 
-  async function load(): Promise<void> {
-    ctx.changed();
+  /** `background`: a poll of a partial report or a retry during a warm-up, announced only when it ends. */
+  async function load(background = false): Promise<void> {
+    clearTimeout(again);
     const call = ++latest;
-    results.setAttribute('aria-busy', 'true');
-    exportButton.disabled = true;
-    ctx.status('Loading the report…');
+    if (!background) {
+      ctx.changed();
+      results.setAttribute('aria-busy', 'true');
+      exportButton.disabled = true;
+      ctx.status('Loading the report…');
+    }
+    // A pick elsewhere (another funnel or range: a newer call) or another view stops the polling.
+    const wanted = () => call === latest && view.isConnected;
     try {
       const next = await api.report(state.site, state.funnelId, rangeOf(state), state.breakdown);
-      if (call !== latest) return; // a newer pick is on its way
+      if (!wanted()) return;
       report = next;
       renderResults();
-      exportButton.disabled = false;
+      const partial = next.backfill;
+      fill(notice, partial && computing(partial.done));
+      exportButton.disabled = partial !== null;
+      if (partial) again = setTimeout(() => wanted() && load(true), POLL_MS);
       const { from: f, to: t } = rangeOf(state);
-      ctx.status(`Report of ${f} to ${t} loaded.`);
+      if (!background || !partial) ctx.status(`Report of ${f} to ${t} loaded${partial ? ': partial, still being computed' : ''}.`);
     } catch (error) {
-      if (call === latest) ctx.fail(error);
+      if (!wanted()) return;
+      if (error instanceof ApiError && error.warming) {
+        // The collector also answers so while a funnel just back-filled catches up with its open
+        // windows: after a partial report, that is the same computation going on, not a restart.
+        const { done } = error.warming;
+        const restarting = !report?.backfill;
+        fill(notice, restarting ? progress('warming', 'The collector is restarting: restoring funnels…', done,
+          report ? 'The numbers below are from before the restart.' : 'The report follows as soon as they are back.') : computing(done));
+        again = setTimeout(() => wanted() && load(true), error.retryAfter * 1000);
+        if (!background) ctx.status(`Waiting for the ${restarting ? 'collector to restart' : 'funnel to be computed'}: the report will load by itself.`);
+      } else {
+        fill(notice);
+        ctx.fail(error);
+      }
     } finally {
       if (call === latest) results.setAttribute('aria-busy', 'false');
     }
   }
 
+  showAge = () => {
+    const at = report?.fresh_until;
+    const age = at == null ? 0 : serverNow() - at;
+    fill(freshness, age >= FRESH_MS && `Updated ${ago(age)} ago`);
+  };
+
   function renderResults(): void {
     if (!report) return;
     redraw = () => results.isConnected && renderResults();
+    showAge?.();
+    // Drawn again while the user reads (a poll): the focus stays on the same control.
+    const focusables = () => [...results.querySelectorAll<HTMLElement>('button, [tabindex]')];
+    const focused = focusables().indexOf(document.activeElement as HTMLElement);
     const current = report;
     const toggleStep = (k: number) => {
       state.step = state.step === k ? null : k;
@@ -112,6 +157,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       current.breakdown_by ? breakdownTable(current) : null,
       trendChart(current.trend, results.clientWidth),
     );
+    if (focused >= 0) focusables()[focused]?.focus({ preventScroll: true });
   }
 
   const view = h(
@@ -125,10 +171,29 @@ export function reportView(ctx: ReportContext): HTMLElement {
       field('Breakdown', breakdown),
       h('div', { class: 'actions' }, exportButton, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.openEditor(state.funnelId) }, 'Edit funnel')),
     ),
+    freshness,
+    notice,
     results,
   );
   void load();
   return view;
+}
+
+const computing = (done: number): HTMLElement =>
+  progress('backfill', 'Computing this funnel over your history…', done,
+    'The numbers below are partial and fill in as it goes; the full report replaces them here (Export CSV waits for it).');
+
+/** How far a computation is: the percentage and a bar (indeterminate before its first step). */
+function progress(kind: string, title: string, done: number, note: string): HTMLElement {
+  const bar = h('progress', { max: 100, 'aria-label': title });
+  if (done > 0) bar.value = Math.floor(done * 100);
+  return h(
+    'section',
+    { class: 'card progress', 'data-progress': kind },
+    h('p', { class: 'progress-title' }, title, done > 0 && ` ${progressPct(done)}`),
+    bar,
+    h('p', { class: 'hint' }, note),
+  );
 }
 
 function kpis(report: FunnelReport): HTMLElement {
