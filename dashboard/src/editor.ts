@@ -155,12 +155,18 @@ export function editorView(ctx: EditorContext): HTMLElement {
     const def = definition();
     if (!def) return;
     const id = existing?.id ?? uniqueId(def.name, state.funnels);
+    // The collector answers once the funnel is computed over the history, or after 3 s on a large site.
+    const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+    submit.disabled = true;
+    ctx.status('Saving the funnel…');
     try {
       const funnel = await api.saveFunnel(state.site, id, def);
       ctx.status(`Funnel “${funnel.name}” saved.`);
       ctx.saved(funnel);
     } catch (e) {
       showError(e);
+    } finally {
+      submit.disabled = false;
     }
   }
 
