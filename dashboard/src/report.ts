@@ -21,15 +21,17 @@ export interface ReportContext {
 
 /** A partial report (its funnel is being back-filled) is fetched again this often. */
 const POLL_MS = 2_000;
-/** A report less old than this says nothing of its age (on ClickHouse it lags a second or two). */
-const FRESH_MS = 5_000;
+/** A report that comes this far behind the server's clock says how old it is (on ClickHouse it lags a second or two)… */
+const LAG_MS = 5_000;
+/** …and any report, once it has been on screen this long: the page does not refresh it by itself. */
+const STALE_MS = 60_000;
 
 let latest = 0;
 /** Draws the shown report again: the trend is drawn for the width it has. */
 let redraw: (() => void) | null = null;
 /** Says again how old the shown report is: the page does not refresh it by itself. */
 let showAge: (() => void) | null = null;
-setInterval(() => showAge?.(), FRESH_MS);
+setInterval(() => showAge?.(), 5_000);
 let lastWidth = window.innerWidth;
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
@@ -57,6 +59,8 @@ export function reportView(ctx: ReportContext): HTMLElement {
   const notice = h('div', { class: 'notice' });
   const freshness = h('p', { class: 'freshness' });
   let report: SavedFunnelReport | null = null;
+  /** Whether the shown report came LAG_MS or more behind the server's clock. */
+  let lagged = false;
   let again: ReturnType<typeof setTimeout> | undefined;
 
   const funnel = select(state.funnels.map((f) => [f.id, f.name]), state.funnelId, {
@@ -101,6 +105,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       const next = await api.report(state.site, state.funnelId, rangeOf(state), state.breakdown);
       if (!wanted()) return;
       report = next;
+      lagged = next.fresh_until !== null && serverNow() - next.fresh_until >= LAG_MS;
       renderResults();
       const partial = next.backfill;
       fill(notice, partial && computing(partial.done));
@@ -131,7 +136,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
   showAge = () => {
     const at = report?.fresh_until;
     const age = at == null ? 0 : serverNow() - at;
-    fill(freshness, age >= FRESH_MS && `Updated ${ago(age)} ago`);
+    fill(freshness, (lagged || age >= STALE_MS) && `Updated ${ago(age)} ago`);
   };
 
   function renderResults(): void {
