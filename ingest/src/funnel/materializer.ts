@@ -97,6 +97,12 @@ export class SiteFunnels {
     if (!this.links.has(visitor)) this.links.set(visitor, link);
   }
 
+  /** Replaces the identity links (a restore from a snapshot: the links made before it). */
+  replaceLinks(links: Iterable<[string, IdentityLink]>): void {
+    this.links.clear();
+    for (const [visitor, link] of links) this.links.set(visitor, link);
+  }
+
   linkOf(visitor: string): IdentityLink | undefined {
     return this.links.get(visitor);
   }
@@ -104,6 +110,11 @@ export class SiteFunnels {
   /** Restores the watermark (at start: the time of the site's newest stored event). */
   raiseWatermark(ts: number): void {
     if (ts > this.watermark) this.watermark = ts;
+  }
+
+  /** Sets the watermark back (a restore from a snapshot: as it was then, before the events after it are observed again). */
+  resetWatermark(ts: number): void {
+    this.watermark = ts;
   }
 
   /**

@@ -57,7 +57,7 @@ export interface LeadUpdate<R> {
   leads: LeadRecord[];
   changes: NewStageChange[];
   /** Visitors that named a lead for the first time, and when (funnels apply the same links, funnel/identity.ts). */
-  links: { site: string; visitor: string; lead: string; at: number }[];
+  links: { site: string; visitor: string; lead: string; at: number; ref: R }[];
   /** Events that belong to a lead (the joined anonymous ones included), by store reference. */
   events: { site: string; lead: string; ref: R }[];
 }
@@ -139,7 +139,7 @@ export class LeadTracker<R = unknown> {
       }
       if (event.lead !== null && linked === undefined) {
         this.leadOf.set(visitorKey, event.lead);
-        update.links.push({ site: event.site, visitor: event.visitor, lead: event.lead, at: event.ts });
+        update.links.push({ site: event.site, visitor: event.visitor, lead: event.lead, at: event.ts, ref });
       }
       const state = this.leadState(event, lead);
       const rules = this.rules.get(event.site) ?? null;

@@ -55,9 +55,14 @@ export interface FunnelStorage {
   deleteFunnel(site: string, id: string): Promise<void>;
   /** The keys (ts, arrival, visitor) of stored events, paged as `events` pages them. */
   keys(site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<[ts: number, arrival: number, visitor: string][]>;
-  /** Keeps the live journeys at a clean stop; the next start takes them back (once). */
-  saveSnapshot(snapshot: string): Promise<void>;
-  takeSnapshot(): Promise<string | null>;
+  /** Keeps a site's live journeys (a snapshot), replacing the one before. */
+  saveSnapshot(site: string, snapshot: string): Promise<void>;
+  /** A site's snapshot, taken away (a start uses it once). */
+  takeSnapshot(site: string): Promise<string | null>;
+  /** The site's events that arrived after `afterArrival` (up to `arrivalBound`), in order of arrival, a page at a time. */
+  eventsAfter(site: string, afterArrival: number, arrivalBound: number): AsyncIterable<LiveInput[]>;
+  /** Whether to keep a snapshot each time windows are made final (a store that restarts from it), not only at a clean stop. */
+  readonly snapshotsWithSteps?: boolean;
   /** Reads stored events back by arrival, synchronously, when the store can do that cheaply (then idle units are not kept in memory). */
   loader?(): EventLoader;
   /** Runs a funnel over the site's stored history (arrival ≤ arrivalBound) up to `until`, away from the event loop where the store can. */
@@ -100,10 +105,14 @@ export class FunnelsWarmingUp extends Error {
 
 type Phase = 'restoring' | 'backfilling' | 'sweeping' | 'ready';
 
-/** The live journeys at a clean stop, valid while no event arrived after `arrival`. */
+/**
+ * A site's live journeys as they were once every event up to `arrival` was matched, with each
+ * funnel's threshold (the persisted one at that moment). A start loads the keys of the events
+ * it covers and matches only those that arrived after it.
+ */
 interface Snapshot {
   arrival: number;
-  sites: Record<string, Record<string, { version: string; threshold: number | null; days: [string, string][] }>>;
+  funnels: Record<string, { version: string; threshold: number | null; days: [string, string][] }>;
 }
 
 interface FunnelRun {
@@ -130,6 +139,8 @@ interface SiteRun {
   rebuildTimer: NodeJS.Timeout | null;
   /** Incremented when the site is computed again: loads begun before stop. */
   generation: number;
+  /** While the site is restored from a snapshot: the events that arrive meanwhile, observed once it is. */
+  pending: LiveInput[] | null;
   restored: Promise<void>;
 }
 
@@ -163,16 +174,15 @@ export class FunnelRuntime {
    */
   async start(funnels: readonly StoredFunnel[], lastArrival: number): Promise<void> {
     this.lastArrival = Math.max(this.lastArrival, lastArrival);
-    // A snapshot taken at a clean stop with nothing written since holds the live journeys: the
-    // events of open windows then only need their keys back, not matching again.
-    const text = await this.storage.takeSnapshot();
-    const snapshot = text === null ? null : (JSON.parse(text) as Snapshot);
-    const current = snapshot !== null && snapshot.arrival === this.lastArrival ? snapshot : null;
     const bySite = new Map<string, StoredFunnel[]>();
     for (const funnel of funnels) bySite.set(funnel.site, [...(bySite.get(funnel.site) ?? []), funnel]);
     for (const [site, list] of bySite) {
       const run = await this.siteRun(site);
-      if (!(await this.restoreSnapshot(run, list, current?.sites[site]))) {
+      // A snapshot holds the live journeys: the events of open windows then only need their keys
+      // back, and those that arrived after it matching.
+      const text = await this.storage.takeSnapshot(site);
+      const snapshot = text === null ? null : (JSON.parse(text) as Snapshot);
+      if (!(await this.restoreSnapshot(run, list, snapshot !== null && snapshot.arrival <= this.lastArrival ? snapshot : null))) {
         for (const stored of list) await this.activate(run, stored, 'restore');
       }
     }
@@ -190,7 +200,8 @@ export class FunnelRuntime {
       // A site without funnels keeps no events; its links and watermark are read when it gets one.
       return;
     }
-    if (run.funnels.observe(event) === 'late') this.scheduleRebuild(run);
+    if (run.pending) run.pending.push(event);
+    else if (run.funnels.observe(event) === 'late') this.scheduleRebuild(run);
   }
 
   /**
@@ -301,35 +312,35 @@ export class FunnelRuntime {
     }
     await Promise.allSettled([...this.jobs]);
     for (const run of this.sites.values()) await run.persisting.catch(() => { clean = false; });
-    if (clean) await this.storage.saveSnapshot(JSON.stringify(this.snapshot()));
-  }
-
-  private snapshot(): Snapshot {
-    const sites: Snapshot['sites'] = {};
+    if (!clean) return;
     for (const run of this.sites.values()) {
       run.funnels.refresh();
-      const funnels: Snapshot['sites'][string] = {};
-      for (const state of run.runs.values()) {
-        funnels[state.id] = {
-          version: state.version,
-          threshold: run.funnels.thresholdOf(state.id) ?? -Infinity,
-          days: [...run.funnels.liveDaysOf(state.id)].map(([day, aggregate]) => [day, encodeAggregate(aggregate)]),
-        };
-      }
-      sites[run.site] = funnels;
+      await this.storage.saveSnapshot(run.site, this.snapshotOf(run));
     }
-    return { arrival: this.lastArrival, sites };
+  }
+
+  /** The site's live journeys now (every changed unit matched first). */
+  private snapshotOf(run: SiteRun): string {
+    const funnels: Snapshot['funnels'] = {};
+    for (const state of run.runs.values()) {
+      funnels[state.id] = {
+        version: state.version,
+        threshold: run.funnels.thresholdOf(state.id) ?? -Infinity,
+        days: [...run.funnels.liveDaysOf(state.id)].map(([day, aggregate]) => [day, encodeAggregate(aggregate)]),
+      };
+    }
+    return JSON.stringify({ arrival: this.lastArrival, funnels } satisfies Snapshot);
   }
 
   /**
    * Brings a site's funnels back from a snapshot, when it holds every one of them as persisted;
    * returns false when it cannot (then they are restored from their events).
    */
-  private async restoreSnapshot(run: SiteRun, list: readonly StoredFunnel[], saved: Snapshot['sites'][string] | undefined): Promise<boolean> {
-    if (!saved) return false;
-    const setups: { stored: StoredFunnel; funnel: ParsedFunnel; entry: Snapshot['sites'][string][string] }[] = [];
+  private async restoreSnapshot(run: SiteRun, list: readonly StoredFunnel[], snapshot: Snapshot | null): Promise<boolean> {
+    if (!snapshot) return false;
+    const setups: { stored: StoredFunnel; funnel: ParsedFunnel; entry: Snapshot['funnels'][string] }[] = [];
     for (const stored of list) {
-      const entry = saved[stored.id];
+      const entry = snapshot.funnels[stored.id];
       const persisted = await this.storage.state(run.site, stored.id);
       const version = funnelVersion(stored.definition);
       // JSON has no infinities: a threshold of none travels as null.
@@ -352,17 +363,27 @@ export class FunnelRuntime {
       run.funnels.restoreLive(stored.id, new Map(entry.days.map(([day, text]) => [day, decodeAggregate(text)])));
     }
     const arrivalBound = this.lastArrival;
+    // Events that arrive while this runs wait, and are observed after those the snapshot misses.
+    run.pending = [];
     this.track((async () => {
+      // Units are those of the snapshot's time: the links made after it are made again as their events are observed.
+      run.funnels.replaceLinks(await this.storage.links(run.site, snapshot.arrival));
+      run.funnels.resetWatermark(await this.storage.watermark(run.site, snapshot.arrival));
       const from = run.funnels.liveFrom;
       run.heldFrom = from;
-      for await (const page of this.storage.keys(run.site, from, Infinity, arrivalBound)) {
+      for await (const page of this.storage.keys(run.site, from, Infinity, snapshot.arrival)) {
         for (const [ts, arrival, visitor] of page) run.funnels.restoreKey(visitor, ts, arrival);
         await yieldToIo();
         if (this.closed) return;
       }
+      for (const state of states) if (run.runs.get(state.id) === state) run.funnels.markReady(state.id);
+      const after: LiveInput[] = [];
+      for await (const page of this.storage.eventsAfter(run.site, snapshot.arrival, arrivalBound)) after.push(...page);
+      const pending = [...after, ...(run.pending ?? [])];
+      run.pending = null;
+      for (const event of pending) if (run.funnels.observe(event) === 'late') this.scheduleRebuild(run);
       for (const state of states) {
         if (run.runs.get(state.id) !== state) continue;
-        run.funnels.markReady(state.id);
         state.phase = 'ready';
         state.done = 1;
         state.markReady();
@@ -381,7 +402,7 @@ export class FunnelRuntime {
     let restored!: () => void;
     run = {
       site, funnels, runs: new Map(), heldFrom: Infinity, loading: Promise.resolve(), persisting: Promise.resolve(),
-      rebuildTimer: null, generation: 0, restored: new Promise<void>((resolve) => { restored = resolve; }),
+      rebuildTimer: null, generation: 0, pending: null, restored: new Promise<void>((resolve) => { restored = resolve; }),
     };
     this.sites.set(site, run);
     try {
@@ -530,7 +551,15 @@ export class FunnelRuntime {
     if (thresholds.length === 0 || finalThreshold(run.funnels.watermark) - Math.min(...thresholds) < minStep) return;
     const finalized = run.funnels.advance().map((f) => ({ ...f, run: run.runs.get(f.id) }));
     run.heldFrom = Math.max(run.heldFrom, run.funnels.liveFrom);
-    if (finalized.length > 0) run.persisting = run.persisting.then(() => this.persist(run, finalized)).catch(this.onError);
+    if (finalized.length === 0) return;
+    // A snapshot as the live state is now, written once what was made final is: a start (after a
+    // crash too) restores from it and matches only what arrived since.
+    const snapshot = this.storage.snapshotsWithSteps && !run.rebuildTimer && [...run.runs.values()].every((f) => f.phase === 'ready')
+      ? this.snapshotOf(run) : null;
+    run.persisting = run.persisting.then(async () => {
+      await this.persist(run, finalized);
+      if (snapshot !== null) await this.storage.saveSnapshot(run.site, snapshot);
+    }).catch(this.onError);
   }
 
   private async persist(run: SiteRun, finalized: (Finalized & { run: FunnelRun | undefined })[]): Promise<void> {

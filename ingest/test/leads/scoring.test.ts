@@ -166,7 +166,7 @@ describe('LeadTracker scoring', () => {
     // Reached with points earned before it was named: an MQL the moment it is a lead.
     expect(update.changes.map((c) => [c.change.stage, c.change.at])).toEqual([['mql', T0 + 5 * MIN]]);
     expect(update.events.map((e) => e.ref).sort()).toEqual([0, 1, 3]);
-    expect(update.links).toEqual([{ site: SITE, visitor: 'v1', lead: 'L1', at: T0 + 5 * MIN }]);
+    expect(update.links).toEqual([{ site: SITE, visitor: 'v1', lead: 'L1', at: T0 + 5 * MIN, ref: 3 }]);
   });
 
   it('later events of the visitor, and later visits naming the lead, belong to the lead; first touch stays', () => {

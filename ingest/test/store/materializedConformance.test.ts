@@ -91,7 +91,7 @@ describe.skipIf(skip)('saved funnels on both stores', () => {
           expect(reports).toHaveLength(8);
         },
       ),
-      { numRuns: Number(process.env.RUNS ?? 6), endOnFailure: true },
+      { numRuns: Number(process.env.RUNS ?? 6), endOnFailure: true, ...(process.env.SEED ? { seed: Number(process.env.SEED), path: process.env.FC_PATH } : {}) },
     );
   }, 600_000);
 });

@@ -82,6 +82,11 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
   /** Each funnel's current version and state, as written (this collector is the only writer while it holds the lease). */
   private readonly states = new Map<string, { version: string; value: StateValue }>();
   private readonly finalCache = new Map<string, FunnelAggregate>();
+  /** Versions rebuilt from nothing by this holder: their final days are all in `finalCache`, and
+   * the rows stored before the rebuild (taken back by tombstones maybe not written yet) never read. */
+  private readonly rebuilt = new Set<string>();
+  /** The INSERT under way, if any: a reset waits for it so that no row it carries escapes the tombstones. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly io: ClickHouseIo) {}
 
@@ -109,6 +114,8 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     return null;
   }
 
+  async *eventsAfter(): AsyncIterable<LiveInput[]> {}
+
   async state(site: string, id: string): Promise<PersistedFunnelState | null> {
     const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_state'], funnelPrefix(id), after(funnelPrefix(id))));
     const latest = rows.filter((row) => Number(row.latest_deleted) === 0).sort((a, b) => Number(b.latest_seq) - Number(a.latest_seq))[0];
@@ -128,7 +135,7 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
 
   async finalDays(site: string, id: string, days: readonly string[]): Promise<Map<string, FunnelAggregate>> {
     const prefix = versionPrefix(id, this.versionOf(site, id));
-    const missing = days.filter((day) => !this.finalCache.has(`${site}\n${prefix}${day}`));
+    const missing = this.rebuilt.has(`${site}\n${prefix}`) ? [] : days.filter((day) => !this.finalCache.has(`${site}\n${prefix}${day}`));
     if (missing.length > 0) {
       const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_day'], prefix + missing[0], after(prefix + missing[missing.length - 1])));
       for (const row of rows) {
@@ -161,12 +168,15 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
 
   async resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void> {
     const prefix = versionPrefix(id, version);
+    // An INSERT under way lands first, so that the tombstones below cover every row it carries.
+    await this.writing.catch(() => undefined);
     // Rows staged for it and not written yet (a back-fill this one replaces) are dropped...
     this.staged = this.staged.filter((row) => row.site !== site || !String(row.key).startsWith(funnelPrefix(id)) || !String(row.kind).startsWith('funnel_'));
     // ...and a rebuild of the same version starts from nothing: its rows written so far are taken back.
     const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain'], prefix, after(prefix)));
     for (const row of old) if (Number(row.latest_deleted) === 0) this.stage(site, String(row.kind) as MaterializedKind, String(row.key), '', true);
     for (const key of [...this.finalCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.finalCache.delete(key);
+    this.rebuilt.add(`${site}\n${prefix}`);
     this.states.set(`${site}\n${id}`, { version, value: { threshold: Number.isFinite(threshold) ? threshold : null, complete: false, done: 0 } });
     this.putState(site, id, {});
     // Earlier versions' rows are no longer read: removed in the background.
@@ -238,7 +248,8 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     if (this.staged.length === 0) return;
     const rows = this.staged;
     this.staged = [];
-    await this.io.insert('materialized', rows);
+    this.writing = this.io.insert('materialized', rows);
+    await this.writing;
   }
 
   private putState(site: string, id: string, change: Partial<StateValue>): void {

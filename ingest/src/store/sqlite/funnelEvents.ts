@@ -47,6 +47,20 @@ function* pages<R extends [number, number, ...unknown[]]>(
   }
 }
 
+/** A site's events after a rowid, in order of arrival (SQL.funnelEventsAfter), in pages. */
+export function* funnelEventsAfter(
+  statement: Database.Statement, site: string, afterRowid: number, upToRowid: number, pageSize = 5_000,
+): Generator<LiveInput[]> {
+  let after = afterRowid;
+  for (;;) {
+    const rows = statement.raw(true).all(after, upToRowid, site, pageSize) as RawEvent[];
+    if (rows.length === 0) return;
+    after = rows[rows.length - 1][0];
+    yield rows.map(liveInputOf);
+    if (rows.length < pageSize) return;
+  }
+}
+
 /** A site's events for the funnels (SQL.funnelEventPage), in pages. */
 export function* funnelEventPages(
   page: Database.Statement, site: string, fromMs: number, toMs: number, arrivalBound: number, pageSize = 5_000,

@@ -12,7 +12,7 @@ import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js
 import type { BackfillStep, FinalPart, FunnelStorage, PersistedFunnelState } from '../funnelRuntime.js';
 import type { Row } from '../rows.js';
 import type { SQL } from './sql.js';
-import { funnelEventPages, funnelEventsByRowid, funnelKeyPages } from './funnelEvents.js';
+import { funnelEventPages, funnelEventsAfter, funnelEventsByRowid, funnelKeyPages } from './funnelEvents.js';
 import type { HistoryJob, HistoryMessage } from './historyWorker.js';
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
@@ -66,13 +66,13 @@ export class SqliteFunnelStorage implements FunnelStorage {
     private readonly statements: Statements,
   ) {}
 
-  async watermark(site: string, _arrivalBound: number): Promise<number> {
-    const row = this.statements.siteWatermark.get(site) as Row;
+  async watermark(site: string, arrivalBound: number): Promise<number> {
+    const row = this.statements.siteWatermark.get(site, arrivalBound) as Row;
     return row.ts === null ? -Infinity : Number(row.ts);
   }
 
-  async links(site: string, _arrivalBound: number): Promise<Iterable<[string, IdentityLink]>> {
-    return (this.statements.siteLinks.all(site) as Row[]).map((row) => [
+  async links(site: string, arrivalBound: number): Promise<Iterable<[string, IdentityLink]>> {
+    return (this.statements.siteLinks.all(site, arrivalBound) as Row[]).map((row) => [
       String(row.visitor), { lead: String(row.lead), at: Number(row.at) },
     ]);
   }
@@ -85,15 +85,22 @@ export class SqliteFunnelStorage implements FunnelStorage {
     yield* funnelKeyPages(this.statements.funnelKeyPage, site, fromMs, toMs, arrivalBound);
   }
 
-  async saveSnapshot(snapshot: string): Promise<void> {
-    this.statements.putFunnelSnapshot.run(snapshot);
+  /** Snapshots are written with each step that makes windows final: a start after a crash uses them too. */
+  readonly snapshotsWithSteps = true;
+
+  async saveSnapshot(site: string, snapshot: string): Promise<void> {
+    this.statements.putFunnelSnapshot.run(site, snapshot);
   }
 
-  /** The snapshot of the last clean stop, removed as it is read: a crash after this start must not find it. */
-  async takeSnapshot(): Promise<string | null> {
-    const row = this.statements.funnelSnapshot.get() as Row | undefined;
-    if (row) this.statements.deleteFunnelSnapshot.run();
+  /** The site's snapshot, removed as it is read: it describes a state this start moves on from. */
+  async takeSnapshot(site: string): Promise<string | null> {
+    const row = this.statements.funnelSnapshot.get(site) as Row | undefined;
+    if (row) this.statements.deleteFunnelSnapshot.run(site);
     return row ? String(row.data) : null;
+  }
+
+  async *eventsAfter(site: string, afterArrival: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
+    yield* funnelEventsAfter(this.statements.funnelEventsAfter, site, afterArrival, arrivalBound);
   }
 
   /** Idle units' events are read back by rowid (the primary key): their rows are near each other, and recent. */

@@ -30,7 +30,7 @@ async function run(): Promise<void> {
   db.pragma('busy_timeout = 1000');
   try {
     const links = new Map<string, IdentityLink>();
-    for (const row of db.prepare(SQL.siteLinks).all(job.site) as Row[]) {
+    for (const row of db.prepare(SQL.siteLinks).all(job.site, Number.MAX_SAFE_INTEGER) as Row[]) {
       links.set(String(row.visitor), { lead: String(row.lead), at: Number(row.at) });
     }
     const page = db.prepare(SQL.funnelEventPage);

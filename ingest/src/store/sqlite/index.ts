@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
   private persistLeads(update: LeadUpdate<number>): void {
     const { insertLeadVisitor, insertLeadEvent } = this.statements;
     for (const record of update.leads) this.persistLead(record);
-    for (const link of update.links) insertLeadVisitor.run(link.site, link.visitor, link.lead, link.at);
+    for (const link of update.links) insertLeadVisitor.run(link.site, link.visitor, link.lead, link.at, link.ref);
     for (const e of update.events) insertLeadEvent.run(e.site, e.lead, e.ref);
     for (const change of update.changes) this.queueWebhook(change);
   }

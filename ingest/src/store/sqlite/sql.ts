@@ -155,8 +155,11 @@ export const MIGRATIONS: readonly string[] = [
   // Materialized funnels (funnel/materializer.ts): per funnel, the day aggregates of its final
   // entries and how far they go (threshold), for the definition they were computed for
   // (version); the end of the window of each unit's last final entry, while it can still hold
-  // back a later one; and the live journeys as they were at a clean stop (funnelRuntime.ts).
+  // back a later one; a snapshot of each site's live journeys (funnelRuntime.ts); and the
+  // rowid of the event that linked each visitor to its lead (a snapshot's links are those before it).
   `
+  ALTER TABLE lead_visitors ADD COLUMN arrival INTEGER;
+
   CREATE TABLE funnel_state (
     site TEXT NOT NULL,
     funnel TEXT NOT NULL,
@@ -175,9 +178,9 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
 
   CREATE TABLE funnel_snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
+    site TEXT PRIMARY KEY,
     data TEXT NOT NULL
-  );
+  ) WITHOUT ROWID;
 
   CREATE TABLE funnel_chain_ends (
     site TEXT NOT NULL,
@@ -233,10 +236,16 @@ export const SQL = {
   deleteFunnel: `DELETE FROM funnels WHERE site = ? AND id = ?`,
 
   // ---- Materialized funnels
-  siteWatermark: `SELECT max(ts) AS ts FROM events WHERE site = ?`,
+  /** `site, up to rowid` */
+  siteWatermark: `SELECT max(ts) AS ts FROM events WHERE site = ? AND rowid <= ?`,
   siteFirstEvent: `SELECT min(ts) AS ts FROM events WHERE site = ?`,
   lastArrival: `SELECT max(rowid) AS n FROM events`,
-  siteLinks: `SELECT visitor, lead, at FROM lead_visitors WHERE site = ?`,
+  /** `site, up to rowid`: links made by events before it (those of an older store have no rowid: before everything). */
+  siteLinks: `SELECT visitor, lead, at FROM lead_visitors WHERE site = ? AND coalesce(arrival, 0) <= ?`,
+  /** A site's events after a rowid (up to one), in order of arrival: `site, after, up to, limit` (FUNNEL_EVENT_COLUMNS). */
+  funnelEventsAfter: `SELECT rowid, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
+      landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
+    FROM events WHERE rowid > ? AND rowid <= ? AND site = ? ORDER BY rowid LIMIT ?`,
   /**
    * A page of a site's events for the funnels, in (ts, rowid) order from just after (ts, rowid)
    * (the (site, ts) index walks it without a sort): `site, from ts, after ts, after rowid, until
@@ -253,9 +262,9 @@ export const SQL = {
     FROM events INDEXED BY events_site_ts
     WHERE site = ? AND ts >= ? AND NOT (ts = ? AND rowid <= ?) AND ts < ? AND rowid <= ?
     ORDER BY ts, rowid LIMIT ?`,
-  putFunnelSnapshot: `INSERT OR REPLACE INTO funnel_snapshot (id, data) VALUES (1, ?)`,
-  funnelSnapshot: `SELECT data FROM funnel_snapshot WHERE id = 1`,
-  deleteFunnelSnapshot: `DELETE FROM funnel_snapshot`,
+  putFunnelSnapshot: `INSERT OR REPLACE INTO funnel_snapshot (site, data) VALUES (?, ?)`,
+  funnelSnapshot: `SELECT data FROM funnel_snapshot WHERE site = ?`,
+  deleteFunnelSnapshot: `DELETE FROM funnel_snapshot WHERE site = ?`,
   /** Events by rowid (a JSON array of them), for the live state's idle units: raw rows in FUNNEL_EVENT_COLUMNS order. */
   funnelEventsByRowid: `SELECT rowid, ts, name, path, props, channel, source, medium, campaign, device, browser, variant,
       landing, revenue_amount, revenue_currency, engaged_ms, scroll, session, visitor, lead
@@ -287,7 +296,7 @@ export const SQL = {
       medium = excluded.medium, campaign = excluded.campaign, term = excluded.term, landing = excluded.landing`,
   insertStageChange: `INSERT OR IGNORE INTO lead_stage_changes (site, lead, seq, stage, from_stage, at, amount, currency, by)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  insertLeadVisitor: `INSERT OR IGNORE INTO lead_visitors (site, visitor, lead, at) VALUES (?, ?, ?, ?)`,
+  insertLeadVisitor: `INSERT OR IGNORE INTO lead_visitors (site, visitor, lead, at, arrival) VALUES (?, ?, ?, ?, ?)`,
   insertLeadEvent: `INSERT OR IGNORE INTO lead_events (site, lead, event) VALUES (?, ?, ?)`,
   allLeads: `SELECT site, lead, stage, stage_at, score, score_at, created_at, first_seen, last_seen,
       channel, source, medium, campaign, term, landing FROM leads`,
