@@ -34,13 +34,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   return { received, statuses, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-/** Resolves with the probe's first truthy value, polling every 25 ms. */
-export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+/** Resolves with the probe's first truthy value, polling every `everyMs`. */
+export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, everyMs = 25): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value) return value;
     if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

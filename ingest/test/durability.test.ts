@@ -1,45 +1,20 @@
 // The collector as `npm start` runs it, stopped under load by SIGTERM and by kill -9: every
 // event acknowledged with a 202 is in the database afterwards, exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { exited, killCollectorProcesses, PROCESS_ADMIN_TOKEN, startCollectorProcess } from '../../test-support/collectorProcess.js';
 
-const TOKEN = 'durability-token';
 const SITE = 'durable.example.com';
-const children: ChildProcess[] = [];
 // A browser's User-Agent: fetch's own ("node") is a bot, counted and not stored.
 const headers = {
   'content-type': 'text/plain',
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
 };
 
-async function startMain(dbFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, ADMIN_TOKEN: TOKEN, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const match = /listening on (http:\/\/\S+)/.exec(line);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`collector exited early with ${code}`)));
-  });
-  return { child, url };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
+const startMain = (dbFile: string) => startCollectorProcess(`sqlite:${dbFile}`);
 
 function pageview(id: string, ts: number) {
   return { site: SITE, name: 'pageview', url: `https://${SITE}/`, id, ts };
@@ -77,15 +52,13 @@ function storedIds(dbFile: string): Map<string, number> {
 async function registerSite(url: string) {
   const reply = await fetch(`${url}/api/sites`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${PROCESS_ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ domain: SITE, origins: [`https://${SITE}`] }),
   });
   expect([201, 409]).toContain(reply.status);
 }
 
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+afterEach(killCollectorProcesses);
 
 describe.each(['SIGTERM', 'SIGKILL'] as const)('stopping the collector under load with %s', (signal) => {
   it('keeps every acknowledged event, exactly once', async () => {
