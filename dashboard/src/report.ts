@@ -29,7 +29,7 @@ const STALE_MS = 60_000;
 let latest = 0;
 /** Draws the shown report again: the trend is drawn for the width it has. */
 let redraw: (() => void) | null = null;
-/** Says again how old the shown report is: the page does not refresh it by itself. */
+/** Says again how old the shown report is (every 5 s, while it is on screen). */
 let showAge: (() => void) | null = null;
 setInterval(() => showAge?.(), 5_000);
 let lastWidth = window.innerWidth;
