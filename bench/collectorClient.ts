@@ -130,21 +130,31 @@ export interface Collector extends Server {
   api: CollectorClient;
   /** kill -9, and waits for the process to be gone. */
   crash(): Promise<void>;
+  /** A clean stop (SIGTERM), or kill -9 when it has not exited within `ms`. */
+  stopWithin(ms: number): Promise<void>;
 }
 
 /** Starts bench/servers/collector.ts on `target` (a SQLite file or a clickhouse:// URL), pinned to `core`. */
 export async function startCollector(target: string, core: number, env: Record<string, string> = {}): Promise<Collector> {
   const spawnedAt = performance.now();
   const server = await startServer('bench/servers/collector.ts', [target], core, env);
+  const exited = () => server.process.exitCode !== null || server.process.signalCode !== null;
+  const crash = () => new Promise<void>((resolve) => {
+    if (exited()) return resolve();
+    server.process.once('exit', () => resolve());
+    server.process.kill('SIGKILL');
+  });
   return {
     ...server,
     spawnedAt,
     api: new CollectorClient(server.port),
-    crash: () => new Promise<void>((resolve) => {
-      if (server.process.exitCode !== null || server.process.signalCode !== null) return resolve();
-      server.process.once('exit', () => resolve());
-      server.process.kill('SIGKILL');
-    }),
+    crash,
+    stopWithin: async (ms) => {
+      if (exited()) return;
+      const timer = setTimeout(() => void crash(), ms);
+      await server.stop();
+      clearTimeout(timer);
+    },
   };
 }
 
