@@ -6,6 +6,8 @@ import { overloadBenchmark } from './overload.js';
 import { clickhouseBenchmark } from './clickhouse.js';
 import { storesReportBenchmark } from './storesReport.js';
 import { storesLeadsBenchmark } from './storesLeads.js';
+import { scaleBenchmark } from './scale.js';
+import { clickhouseScaleBenchmark } from './clickhouseScale.js';
 
 console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
 for (const line of await ingestBenchmark()) console.log(line);
@@ -19,3 +21,7 @@ console.log('');
 await storesReportBenchmark((line) => console.log(line));
 console.log('');
 await storesLeadsBenchmark((line) => console.log(line));
+console.log('');
+await scaleBenchmark((line) => console.log(line));
+console.log('');
+await clickhouseScaleBenchmark((line) => console.log(line));
