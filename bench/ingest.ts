@@ -13,6 +13,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 const VISITORS = 5_000;
+/** A round during which other processes used more than this share of a core is run again. */
+const DISTURBED_CPU = 0.05;
+const DISTURBED_RETRIES = Number(process.env.BENCH_RETRIES ?? 3);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -20,7 +23,7 @@ function line(label: string, r: LoadResult, eventsPerRequest = 1): string {
   return `${label.padEnd(40)} ${Math.round(r.requestsPerSecond).toString().padStart(7)} req/s ` +
     `${Math.round(r.requestsPerSecond * eventsPerRequest).toString().padStart(8)} events/s  ` +
     `p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  server CPU ${(r.serverCpu * 100).toFixed(0)}%  ` +
-    `peak RSS ${r.serverPeakRssMiB.toFixed(0)} MiB  non-2xx ${r.non2xx}  errors ${r.errors}`;
+    `peak RSS ${r.serverPeakRssMiB.toFixed(0)} MiB  non-2xx ${r.non2xx}  errors ${r.errors}  other processes ${(r.othersCpu * 100).toFixed(0)}% CPU`;
 }
 
 interface Mode {
@@ -55,9 +58,18 @@ export async function ingestBenchmark(): Promise<string[]> {
     const eventsPerSecond: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const load = { seconds: SECONDS, connections: CONNECTIONS, pool: mode.pool, body: mode.body, headers };
-      const b = await drive(bare, load);
-      const c = await drive(collector, load);
+      let b = await drive(bare, load);
+      let c = await drive(collector, load);
       acknowledged += c.acknowledged * mode.eventsPerRequest;
+      // Other work on the machine (a test run) slows one server more than the other: such a
+      // pair is reported and run again, a few times at most.
+      for (let retry = 0; retry < DISTURBED_RETRIES && Math.max(b.othersCpu, c.othersCpu) > DISTURBED_CPU; retry++) {
+        out.push(`round ${round}, ${mode.label}: other processes used ${(Math.max(b.othersCpu, c.othersCpu) * 100).toFixed(0)}% of a core, run again`);
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        b = await drive(bare, load);
+        c = await drive(collector, load);
+        acknowledged += c.acknowledged * mode.eventsPerRequest;
+      }
       ratios.push(c.requestsPerSecond / b.requestsPerSecond);
       eventsPerSecond.push(c.requestsPerSecond * mode.eventsPerRequest);
       out.push(line(`round ${round}, bare Fastify route, ${mode.label}`, b, mode.eventsPerRequest));

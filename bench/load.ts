@@ -42,6 +42,23 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds used so far by every process but the given ones: other work on a shared machine,
+ * which slows a round down without being the server's doing.
+ */
+export function othersCpuSeconds(except: ReadonlySet<number>): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || except.has(Number(entry))) continue;
+    try {
+      used.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return used;
+}
+
 /** Resident set size now, in MiB. */
 export function rssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -57,6 +74,8 @@ export interface LoadResult {
   acknowledged: number;
   serverCpu: number;
   serverPeakRssMiB: number;
+  /** Cores' worth of CPU that other processes used during the round (0.1: a tenth of a core). */
+  othersCpu: number;
 }
 
 /** Marks where each request gets a fresh event id, so a pooled body is never a duplicate. */
@@ -83,6 +102,8 @@ export async function drive(server: Server, options: {
   const run = Date.now().toString(36);
   const freshId = () => `${run}-${(id++).toString(36)}`;
   const pid = server.process.pid!;
+  const mine = new Set([pid, process.pid, process.ppid]);
+  const othersBefore = othersCpuSeconds(mine);
   const cpuBefore = cpuSeconds(pid);
   let peakRss = rssMiB(pid);
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMiB(pid)); }, 250);
@@ -102,6 +123,8 @@ export async function drive(server: Server, options: {
   });
   const elapsed = (performance.now() - started) / 1000;
   clearInterval(sampler);
+  let others = 0;
+  for (const [other, seconds] of othersCpuSeconds(mine)) others += seconds - (othersBefore.get(other) ?? seconds);
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -111,5 +134,6 @@ export async function drive(server: Server, options: {
     acknowledged: result['2xx'],
     serverCpu: (cpuSeconds(pid) - cpuBefore) / elapsed,
     serverPeakRssMiB: peakRss,
+    othersCpu: others / elapsed,
   };
 }
