@@ -6,6 +6,7 @@
 // SQLite store runs this at every commit, the ClickHouse store in the collector that holds the
 // materializer lease.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../funnel/definition.js';
 import { finalThreshold, openingBound } from '../funnel/horizon.js';
 import type { IdentityLink } from '../funnel/identity.js';
@@ -16,6 +17,7 @@ import { decodeAggregate, encodeAggregate } from '../funnel/aggregateCodec.js';
 import { dayOf, type FunnelAggregate } from '../funnel/report.js';
 import { DAY_MS } from '../time.js';
 import type { ReportOptions, SavedFunnelReport, StoredFunnel, TimeRange } from './types.js';
+import { groupBy } from '../groupBy.js';
 
 /** What a store keeps of a funnel's progress. */
 export interface PersistedFunnelState {
@@ -166,7 +168,10 @@ export class FunnelRuntime {
     private readonly onError: (error: unknown) => void,
     /** Whether the runtime runs its own background tick (a caller that drives `tick` itself passes false). */
     private readonly ownTimer = true,
-  ) {}
+  ) {
+    // Every back-fill under way listens for the stop: as many as there are funnels being built.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /**
    * Restores the saved funnels. Returns once each site's state is read (no history); the events
@@ -174,9 +179,7 @@ export class FunnelRuntime {
    */
   async start(funnels: readonly StoredFunnel[], lastArrival: number): Promise<void> {
     this.lastArrival = Math.max(this.lastArrival, lastArrival);
-    const bySite = new Map<string, StoredFunnel[]>();
-    for (const funnel of funnels) bySite.set(funnel.site, [...(bySite.get(funnel.site) ?? []), funnel]);
-    for (const [site, list] of bySite) {
+    for (const [site, list] of groupBy(funnels, (funnel) => funnel.site)) {
       const run = await this.siteRun(site);
       // A snapshot holds the live journeys: the events of open windows then only need their keys
       // back, and those that arrived after it matching.
@@ -239,21 +242,26 @@ export class FunnelRuntime {
     const run = this.sites.get(site);
     const funnel = run?.runs.get(id);
     if (!run || !funnel) return null;
+    let waitedMs = 0;
     if (funnel.phase === 'restoring' || funnel.phase === 'sweeping') {
+      const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), WARM_WAIT_MS); });
       const outcome = await Promise.race([funnel.ready.then(() => 'ready' as const), timeout]);
       clearTimeout(timer);
       if (outcome === 'timeout') throw new FunnelsWarmingUp(funnel.done);
+      waitedMs = Date.now() - started;
     }
     const parts = [...(await this.storage.finalDays(site, id, daysOf(range))).values()];
     const ready = funnel.phase === 'ready';
-    if (ready) parts.push(run.funnels.liveAggregate(id, range, { openAt: options.now, only: options.breakdown ?? null })!);
+    // The report is as of now, not of the request's arrival, when it had to wait.
+    const now = options.now + waitedMs;
+    if (ready) parts.push(run.funnels.liveAggregate(id, range, { openAt: now, only: options.breakdown ?? null })!);
     // Old history just stored (an import) is not counted until the back-fill about to start: partial.
     const rebuilding = run.rebuildTimer !== null;
     return {
-      ...composeReport(funnel.funnel, parts, range, options),
-      fresh_until: ready && !rebuilding ? options.now : null,
+      ...composeReport(funnel.funnel, parts, range, { ...options, now }),
+      fresh_until: ready && !rebuilding ? now : null,
       backfill: funnel.phase === 'backfilling' || rebuilding ? { done: rebuilding ? 0 : funnel.done } : null,
     };
   }
@@ -373,6 +381,7 @@ export class FunnelRuntime {
       run.heldFrom = from;
       for await (const page of this.storage.keys(run.site, from, Infinity, snapshot.arrival)) {
         for (const [ts, arrival, visitor] of page) run.funnels.restoreKey(visitor, ts, arrival);
+        if (page.length > 0) this.restoreProgress(run, from, page[page.length - 1][0]);
         await yieldToIo();
         if (this.closed) return;
       }
@@ -449,7 +458,8 @@ export class FunnelRuntime {
       }
       await loaded;
       if (run.runs.get(stored.id) !== state) return;
-      state.phase = 'sweeping';
+      // A back-filled funnel stays partial (its live part is not counted yet) until swept.
+      if (resume) state.phase = 'sweeping';
       while (!run.funnels.sweep(stored.id, SLICE_MS)) {
         await yieldToIo();
         if (run.runs.get(stored.id) !== state || this.closed) return;
@@ -459,6 +469,12 @@ export class FunnelRuntime {
       state.done = 1;
       state.markReady();
     })());
+  }
+
+  /** How far restoring funnels have read the open windows' events (their warm-up's `done`), from ts `from`. */
+  private restoreProgress(run: SiteRun, from: number, ts: number): void {
+    const share = Math.min(0.9, (0.9 * (ts - from)) / Math.max(1, Date.now() - from));
+    for (const state of run.runs.values()) if (state.phase === 'restoring' && share > state.done) state.done = share;
   }
 
   /** Loads the stored events the site's funnels now read live but are not held yet (older ones, for a new or restored funnel). */
@@ -472,6 +488,7 @@ export class FunnelRuntime {
       for await (const page of this.storage.events(run.site, from, to, arrivalBound)) {
         if (this.closed || generation !== run.generation) return;
         for (const event of page) run.funnels.load(event);
+        if (page.length > 0) this.restoreProgress(run, from, page[page.length - 1].ts);
         run.funnels.offloadIdle();
         await yieldToIo();
       }

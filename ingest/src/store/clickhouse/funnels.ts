@@ -49,8 +49,8 @@ export async function* funnelEventPages(io: ClickHouseIo, site: string, fromMs: 
   for await (const rows of io.stream(SQL.funnelEvents(site, fromMs, toMs, arrivalBound))) yield rows.map(liveInputOf);
 }
 
-/** A row of SQL.funnelEvents or SQL.copiesByArrival as the funnels read it (64-bit numbers arrive as strings). */
-function liveInputOf(r: Row): LiveInput {
+/** A row of SQL.funnelEvents or SQL.copiesOf as the funnels read it (64-bit numbers arrive as strings). */
+export function liveInputOf(r: Row): LiveInput {
   const text = (v: unknown) => (v === null ? null : String(v));
   const number = (v: unknown) => (v === null ? null : Number(v));
   return {
@@ -60,11 +60,6 @@ function liveInputOf(r: Row): LiveInput {
     revenue_currency: text(r.revenue_currency), engaged_ms: number(r.engaged_ms), scroll: number(r.scroll), session: String(r.session),
     visitor: String(r.visitor), lead: text(r.lead), arrival: Number(r.arrival),
   };
-}
-
-/** A row of SQL.copiesByArrival: the event, and its key. */
-export function copyOf(r: Row): { event: LiveInput; clientTs: number; dedupeKey: string } {
-  return { event: liveInputOf(r), clientTs: Number(r.client_ts), dedupeKey: String(r.dedupe_key) };
 }
 
 export async function siteLinks(io: ClickHouseIo, site: string, arrivalBound: number): Promise<Map<string, IdentityLink>> {

@@ -14,6 +14,7 @@ import type { Row } from '../rows.js';
 import type { ClickHouseIo, MaterializedKind } from './funnels.js';
 import { siteLinks } from './funnels.js';
 import * as SQL from './sql.js';
+import { groupBy } from '../../groupBy.js';
 
 /** An event as the lead tracker reads it, with the key that finds it whole again. */
 export type LeadEvent = TrackedEvent & { client_ts: number; dedupe_key: string; arrival: number };
@@ -116,9 +117,8 @@ export class LeadMaterializer {
 
   /** Applies one step's operations (events, moves, settings, erasures of every site) and stages what changed. */
   async apply(operations: readonly { site: string; operation: LeadOperation<LeadEvent> }[], restoredAt: number, stage: Stage): Promise<void> {
-    const bySite = new Map<string, LeadOperation<LeadEvent>[]>();
-    for (const { site, operation } of operations) bySite.set(site, [...(bySite.get(site) ?? []), operation]);
-    for (const [site, list] of bySite) {
+    for (const [site, entries] of groupBy(operations, (entry) => entry.site)) {
+      const list = entries.map((entry) => entry.operation);
       const { replay, history } = await this.replayOf(site, restoredAt);
       // New rules score every lead again from its events: read them back first.
       if (list.some((op) => op.kind === 'scoring')) await this.fetchHistory(site, replay, history);

@@ -11,11 +11,12 @@ import type { LiveInput } from '../../funnel/liveUnits.js';
 import type { LeadOperation } from '../../leads/replay.js';
 import { FunnelRuntime, funnelVersion } from '../funnelRuntime.js';
 import type { StoredFunnel } from '../types.js';
-import { funnelFromRow } from '../rows.js';
+import { funnelFromRow, type Row } from '../rows.js';
 import { Lease } from './lease.js';
-import { ClickHouseFunnelStorage, copyOf, PROGRESS, type ClickHouseIo } from './funnels.js';
+import { ClickHouseFunnelStorage, liveInputOf, PROGRESS, type ClickHouseIo } from './funnels.js';
 import { LeadMaterializer, leadEventOf, logOperations, type LeadEvent } from './leads.js';
 import * as SQL from './sql.js';
+import { groupBy } from '../../groupBy.js';
 
 /** How often the materializer steps: an acknowledged event is in every report about this much later. */
 export const MATERIALIZE_EVERY_MS = 1_000;
@@ -28,6 +29,8 @@ const SETTLE_US = 500_000;
 const SLACK_US = 60_000_000;
 /** Arrivals taken in one step at most: catching up goes a step at a time. */
 const STEP_LIMIT = 100_000;
+/** Events read by key in one query at most. */
+const COPIES_PER_READ = 1_000;
 /** event_arrivals keeps this many days of arrivals. */
 const KEEP_ARRIVAL_DAYS = 3;
 
@@ -181,26 +184,25 @@ export class Materializer {
   private async takeArrivals(keys: readonly Arrival[]): Promise<{ site: string; live: LiveInput; lead: LeadEvent }[]> {
     const arrived = keys.filter((a) => !this.recent.has(keyOf(a.site, a.clientTs, a.dedupeKey)));
     const taken: { site: string; live: LiveInput; lead: LeadEvent; key: string }[] = [];
-    const bySite = new Map<string, typeof arrived>();
-    for (const a of arrived) bySite.set(a.site, [...(bySite.get(a.site) ?? []), a]);
-    for (const [site, list] of bySite) {
-      const minTs = Math.min(...list.map((a) => a.ts));
-      const maxTs = Math.max(...list.map((a) => a.ts));
-      // A copy of an event stored before (a retry through any collector) is not the event again.
-      const withId = list.filter((a) => a.dedupeKey.startsWith('i'));
-      const first = new Map<string, number>();
-      for (let i = 0; i < withId.length; i += 1_000) {
-        for (const row of await this.options.io.rows(SQL.firstArrivals(site, minTs, withId.slice(i, i + 1_000)))) {
-          first.set(keyOf(site, Number(row.client_ts), String(row.dedupe_key)), Number(row.first));
-        }
-      }
-      const wanted = list.filter((a) => (first.get(keyOf(site, a.clientTs, a.dedupeKey)) ?? a.arrival) >= a.arrival);
-      for (let i = 0; i < wanted.length; i += 1_000) {
-        for await (const rows of this.options.io.stream(SQL.copiesByArrival(site, minTs, maxTs, wanted.slice(i, i + 1_000)))) {
+    for (const [site, list] of groupBy(arrived, (a) => a.site)) {
+      const arrivals = new Set(list.map((a) => a.arrival));
+      // Read in slices of neighbouring times, each scanning only its own days (an import spans many).
+      list.sort((a, b) => a.ts - b.ts);
+      for (let i = 0; i < list.length; i += COPIES_PER_READ) {
+        const slice = list.slice(i, i + COPIES_PER_READ);
+        const first = new Map<string, { row: Row; arrival: number }>();
+        for await (const rows of this.options.io.stream(SQL.copiesOf(site, slice[0].ts, slice[slice.length - 1].ts, slice))) {
           for (const row of rows) {
-            const copy = copyOf(row);
-            taken.push({ site, live: copy.event, lead: leadEventOf(site, row), key: keyOf(site, copy.clientTs, copy.dedupeKey) });
+            const key = keyOf(site, Number(row.client_ts), String(row.dedupe_key));
+            const arrival = Number(row.arrival);
+            const earliest = first.get(key);
+            if (!earliest || arrival < earliest.arrival) first.set(key, { row, arrival });
           }
+        }
+        // A copy of an event stored before (a retry through any collector) is not the event again.
+        for (const [key, { row, arrival }] of first) {
+          if (!arrivals.has(arrival)) continue;
+          taken.push({ site, live: liveInputOf(row), lead: leadEventOf(site, row), key });
         }
       }
     }

@@ -434,18 +434,15 @@ export const oldArrivalPartitions = (database: string, beforeArrival: number) =>
     AND toUInt64(partition) < ${int(Math.floor(beforeArrival / 86_400_000_000))}`;
 export const dropArrivalPartition = (partition: string) => `ALTER TABLE event_arrivals DROP PARTITION ${int(Number(partition))}`;
 
-/** Copies, exactly (by their arrival), with the columns the funnels read. */
-export const copiesByArrival = (site: string, fromTs: number, toTs: number, copies: readonly { clientTs: number; dedupeKey: string; arrival: number }[]) =>
+/**
+ * Every stored copy of these events (keys), with the columns the funnels read: the caller keeps
+ * each event's first copy to arrive. Copies of an event are stored up to RETRY_WINDOW_MS apart,
+ * so their times are too: the keys' own times, fromTs..toTs, widened by that on both sides.
+ */
+export const copiesOf = (site: string, fromTs: number, toTs: number, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
   `SELECT ts, ${FUNNEL_EVENT_COLUMNS.join(', ')}, term, client_ts, dedupe_key FROM events
-  WHERE site = ${str(site)} AND ts >= ${int(fromTs)} AND ts <= ${int(toTs)}
-    AND (client_ts, dedupe_key, arrival) IN (${copies.map((c) => `(${int(c.clientTs)}, ${str(c.dedupeKey)}, ${int(c.arrival)})`).join(', ')})`;
-
-/** The first arrival of each of these keys (copies of an event can be stored up to RETRY_WINDOW_MS apart). */
-export const firstArrivals = (site: string, sinceTs: number, keys: readonly { clientTs: number; dedupeKey: string }[]) =>
-  `SELECT client_ts, dedupe_key, min(arrival) AS first FROM events
-  WHERE site = ${str(site)} AND ts >= ${int(sinceTs - RETRY_WINDOW_MS)}
-    AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})
-  GROUP BY client_ts, dedupe_key`;
+  WHERE site = ${str(site)} AND ts >= ${int(fromTs - RETRY_WINDOW_MS)} AND ts <= ${int(toTs + RETRY_WINDOW_MS)}
+    AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`;
 
 /**
  * A site's events with fromTs ≤ ts < toTs that had arrived by `arrivalBound`, each as its first
