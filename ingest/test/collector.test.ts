@@ -220,6 +220,7 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     ['a url over 2048 characters', () => post(event({ url: `${ORIGIN}/${'a'.repeat(2048)}` })), 400, 'url'],
     ['an id over 64 characters', () => post(event({ id: 'i'.repeat(65) })), 400, 'id'],
     ['a ts as a string', () => post(event({ ts: '1700000000000' })), 400, 'ts'],
+    ['a ts past 2^53', () => post(event({ ts: 1e300 })), 400, 'ts'],
     ['31 props', () => post(event({ props: Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`k${i}`, i])) })), 400, 'props'],
     ['a nested prop', () => post(event({ props: { deal: { id: 1 } } })), 400, 'props.deal'],
     ['revenue without currency', () => post(event({ revenue: { amount: 25 } })), 400, 'revenue.currency'],

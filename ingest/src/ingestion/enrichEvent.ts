@@ -125,7 +125,8 @@ export function enrichEvent(wire: WireEvent, site: Site, ctx: RequestContext): E
     event: {
       site: site.domain,
       id: wire.id ?? null,
-      client_ts: wire.ts ?? 0,
+      // Whole milliseconds: the de-duplication key is an integer in both stores (ClickHouse's Int64).
+      client_ts: Math.round(wire.ts ?? 0),
       ts,
       name: wire.name,
       visitor,

@@ -19,7 +19,7 @@ export const incomingEventSchema = {
     url: { type: 'string', minLength: 1, maxLength: 2048 },
     referrer: { type: 'string', maxLength: 2048 },
     id: { type: 'string', minLength: 1, maxLength: 64 },
-    ts: { type: 'number', minimum: 0 },
+    ts: { type: 'number', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     session: shortText,
     visitor: shortText,
     lead: shortText,

@@ -34,8 +34,8 @@ export const importedEventSchema = {
   properties: {
     site: { type: 'string', minLength: 1, maxLength: 253 },
     id: nullableText(64),
-    // Any number POST /api/event stores (it keeps the client's own, fractions included), so an export imports back.
-    client_ts: { type: 'number', minimum: 0 },
+    // Any number POST /api/event takes (older versions kept fractions: rounded as it rounds now), so an export imports back.
+    client_ts: { type: 'number', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     ts: { type: 'integer', minimum: MIN_IMPORTED_TS, maximum: Number.MAX_SAFE_INTEGER },
     name: { type: 'string', pattern: '^[A-Za-z0-9_.:\\- ]{1,64}$' },
     visitor: { type: 'string', minLength: 1, maxLength: 128 },
@@ -183,7 +183,7 @@ export class ImportedEventCleaner {
         site: domain,
         id: line.id ?? null,
         // An imported event's own time is its client time: the de-duplication key of a re-import.
-        client_ts: line.client_ts ?? line.ts,
+        client_ts: Math.round(line.client_ts ?? line.ts),
         ts: line.ts,
         name: line.name,
         visitor: line.visitor,
