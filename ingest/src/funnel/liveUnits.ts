@@ -13,7 +13,7 @@
 // only the most recently touched units keep their events; the others keep just their events'
 // arrivals and the time of the first (offloaded), and read them back when something needs them.
 import type { PropValue } from '../event.js';
-import type { FunnelEvent } from './journey.js';
+import type { EntryAttribution, FunnelEvent } from './journey.js';
 import { leadUnit, visitorUnit } from './identity.js';
 
 /** What the live state reads of a stored event. */
@@ -40,17 +40,6 @@ interface Shape {
   name: string;
   path: string;
   props: Record<string, PropValue> | null;
-}
-
-interface Attribution {
-  channel: string;
-  source: string | null;
-  medium: string | null;
-  campaign: string | null;
-  device: string | null;
-  browser: string | null;
-  variant: string | null;
-  landing: string;
 }
 
 // Slots of an event: ts, arrival, shape, attribution × 2^26 + revenue, engaged ms (-1: none),
@@ -153,7 +142,7 @@ export class LiveUnits {
   private readonly visitorUnits = new Map<string, LiveUnit>();
   private readonly leadUnits = new Map<string, LiveUnit>();
   private readonly shapes = new Interner<Shape>();
-  private readonly attributions = new Interner<Attribution>();
+  private readonly attributions = new Interner<EntryAttribution>();
   private readonly revenues = new Interner<{ amount: number; currency: string } | null>();
   /** Units holding their events, least recently touched first. */
   private readonly resident = new Set<LiveUnit>();

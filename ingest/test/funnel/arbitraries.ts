@@ -12,16 +12,21 @@ export const stepPool: StepDefinition[] = [
   { name: 'Purchase', event: 'purchase' },
 ];
 
-export const funnelArb: fc.Arbitrary<ParsedFunnel> = fc
-  .record({
-    window: fc.constantFrom('10m', '30m', '1h', '2h'),
-    steps: fc.array(fc.constantFrom(...stepPool), { minLength: 2, maxLength: 5 }),
-  })
-  .map(({ window, steps }) => {
-    const result = parseFunnelDefinition({ name: 'Random', window, steps });
-    if (!result.ok) throw new Error(result.error);
-    return result.funnel;
-  });
+/** Random funnels of 2..maxSteps steps from the pool, with one of these windows. */
+export function funnelArbOf(windows: readonly string[], maxSteps: number): fc.Arbitrary<ParsedFunnel> {
+  return fc
+    .record({
+      window: fc.constantFrom(...windows),
+      steps: fc.array(fc.constantFrom(...stepPool), { minLength: 2, maxLength: maxSteps }),
+    })
+    .map(({ window, steps }) => {
+      const result = parseFunnelDefinition({ name: 'Random', window, steps });
+      if (!result.ok) throw new Error(result.error);
+      return result.funnel;
+    });
+}
+
+export const funnelArb = funnelArbOf(['10m', '30m', '1h', '2h'], 5);
 
 export const eventArb: fc.Arbitrary<FunnelEvent> = fc
   .record({

@@ -3,26 +3,17 @@
 // arriving shuffled inside the open horizon, and the report every unit's entries over all of its
 // history give.
 import fc from 'fast-check';
-import { aggregateJourneys, parseFunnelDefinition, type BreakdownDimension, type ParsedFunnel } from '../../src/funnel/index.js';
+import { aggregateJourneys, type BreakdownDimension, type ParsedFunnel } from '../../src/funnel/index.js';
 import { matchEntries } from '../../src/funnel/entries.js';
 import { unitOf, type IdentityLink } from '../../src/funnel/identity.js';
 import type { LiveInput } from '../../src/funnel/liveUnits.js';
 import { composeReport } from '../../src/funnel/preview.js';
 import { DAY, HOUR } from './helpers.js';
-import { eventArb, stepPool } from './arbitraries.js';
+import { eventArb, funnelArbOf } from './arbitraries.js';
 
 export type Arrived = LiveInput;
 
-export const funnelArb: fc.Arbitrary<ParsedFunnel> = fc
-  .record({
-    window: fc.constantFrom('30m', '2h', '1d', '3d'),
-    steps: fc.array(fc.constantFrom(...stepPool), { minLength: 2, maxLength: 4 }),
-  })
-  .map(({ window, steps }) => {
-    const result = parseFunnelDefinition({ name: 'Random', window, steps });
-    if (!result.ok) throw new Error(result.error);
-    return result.funnel;
-  });
+export const funnelArb = funnelArbOf(['30m', '2h', '1d', '3d'], 4);
 
 /**
  * Visitors making visits on days 0..14 (events of eventArb, moved to their day); some name one
