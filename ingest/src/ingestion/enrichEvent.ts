@@ -96,9 +96,10 @@ export class RequestContext {
 
 export type EnrichResult = { event: StoredEvent } | { error: string; field: string };
 
-export function clampEventTime(clientTs: number | undefined, receivedAt: number): number {
+/** The event's time: the client's, in whole milliseconds as its `client_ts` is, within MAX_CLIENT_AGE_MS before its arrival and not after it. */
+function clampEventTime(clientTs: number | undefined, receivedAt: number): number {
   if (clientTs === undefined) return receivedAt;
-  return Math.min(receivedAt, Math.max(receivedAt - MAX_CLIENT_AGE_MS, Math.floor(clientTs)));
+  return Math.min(receivedAt, Math.max(receivedAt - MAX_CLIENT_AGE_MS, Math.round(clientTs)));
 }
 
 /** A lead id must never be an e-mail address: one that looks like one is stored as its hash. */

@@ -13,7 +13,7 @@ import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js
 import { funnelVersion, type BackfillStep, type FinalPart, type FunnelStorage, type PersistedFunnelState } from '../funnelRuntime.js';
 import type { ReportOptions, SavedFunnelReport, TimeRange } from '../types.js';
 import type { Row } from '../rows.js';
-import { DAY_MS } from '../../time.js';
+import { DAY_MS, HOUR_MS } from '../../time.js';
 import * as SQL from './sql.js';
 
 /** What the funnel code needs of the ClickHouse connection. */
@@ -44,12 +44,36 @@ interface StateValue {
   done: number;
 }
 
-/** A site's stored events as the funnels read them, in (ts, arrival) order (each event's first copy to arrive). */
+/** Events read in one slice of history at most (whole hours: an hour with more is one slice). */
+const EVENTS_PER_SLICE = 200_000;
+
+/**
+ * A site's stored events with fromMs ≤ ts < toMs that had arrived by `arrivalBound`, as the
+ * funnels read them: each event's first copy to arrive, in (ts, arrival) order, a slice of hours
+ * at a time (SQL.eventsPerHour), so that ClickHouse never sorts or groups more than a slice.
+ */
 export async function* funnelEventPages(io: ClickHouseIo, site: string, fromMs: number, toMs: number, arrivalBound: number): AsyncIterable<LiveInput[]> {
-  for await (const rows of io.stream(SQL.funnelEvents(site, fromMs, toMs, arrivalBound))) yield rows.map(liveInputOf);
+  const hours = (await io.rows(SQL.eventsPerHour(site, fromMs, toMs, arrivalBound))).map((row) => ({ hour: Number(row.hour), n: Number(row.n) }));
+  for (let i = 0; i < hours.length;) {
+    let n = 0;
+    let j = i;
+    while (j < hours.length && (j === i || n + hours[j].n <= EVENTS_PER_SLICE)) n += hours[j++].n;
+    const from = Math.max(fromMs, hours[i].hour * HOUR_MS);
+    const to = j < hours.length ? hours[j].hour * HOUR_MS : toMs;
+    i = j;
+    const first = new Map((await io.rows(SQL.repeatedEvents(site, from, to, arrivalBound))).map((row) => [`${String(row.client_ts)}\n${String(row.dedupe_key)}`, Number(row.first)]));
+    for await (const rows of io.stream(SQL.eventCopies(site, from, to, arrivalBound))) {
+      const page: LiveInput[] = [];
+      for (const row of rows) {
+        const earliest = first.size === 0 ? undefined : first.get(`${String(row.client_ts)}\n${String(row.dedupe_key)}`);
+        if (earliest === undefined || earliest === Number(row.arrival)) page.push(liveInputOf(row));
+      }
+      if (page.length > 0) yield page;
+    }
+  }
 }
 
-/** A row of SQL.funnelEvents or SQL.copiesOf as the funnels read it (64-bit numbers arrive as strings). */
+/** A row of SQL.eventCopies or SQL.copiesOf as the funnels read it (64-bit numbers arrive as strings). */
 export function liveInputOf(r: Row): LiveInput {
   const text = (v: unknown) => (v === null ? null : String(v));
   const number = (v: unknown) => (v === null ? null : Number(v));
@@ -199,11 +223,12 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     const links = await siteLinks(this.io, site, arrivalBound);
     const [times] = await this.io.rows(SQL.siteTimes(site, arrivalBound));
     const start = Number(times.n) === 0 ? until : Number(times.oldest);
-    // The history is read a week at a time (each read deduplicates its copies), and matched as it comes.
+    // The history is read a slice at a time, and matched as it comes.
     const io = this.io;
     const events = (async function* () {
-      for (let from = start; from < until && !signal.aborted; from += 7 * DAY_MS) {
-        for await (const page of funnelEventPages(io, site, from, Math.min(until, from + 7 * DAY_MS), arrivalBound)) yield* page;
+      for await (const page of funnelEventPages(io, site, start, until, arrivalBound)) {
+        if (signal.aborted) return;
+        yield* page;
       }
     })();
     const steps: BackfillStep[] = [];

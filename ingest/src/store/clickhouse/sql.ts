@@ -444,13 +444,27 @@ export const copiesOf = (site: string, fromTs: number, toTs: number, keys: reado
   WHERE site = ${str(site)} AND ts >= ${int(fromTs - RETRY_WINDOW_MS)} AND ts <= ${int(toTs + RETRY_WINDOW_MS)}
     AND (client_ts, dedupe_key) IN (${keys.map((k) => `(${int(k.clientTs)}, ${str(k.dedupeKey)})`).join(', ')})`;
 
-/**
- * A site's events with fromTs ≤ ts < toTs that had arrived by `arrivalBound`, each as its first
- * copy to arrive, in (ts, arrival) order: what the funnels read at a start and in back-fills.
- */
-export const funnelEvents = (site: string, fromTs: number, toTs: number, arrivalBound: number) => `SELECT * FROM (
-    ${firstCopies(site, `ts >= ${int(Math.max(fromTs, -1e15) - RETRY_WINDOW_MS)} AND ts < ${int(Math.min(toTs, 1e15))} AND arrival <= ${int(arrivalBound)}`, FUNNEL_EVENT_COLUMNS, 'arrival')}
-  ) WHERE ts >= ${int(Math.max(fromTs, -1e15))} ORDER BY ts, arrival`;
+// What the funnels read of a site's history (at a start, in back-fills), a slice of time at a
+// time, so that no query holds more than a slice: how many events each hour has, the events of
+// a slice in (ts, arrival) order, copies and all, and the events of which the slice holds a
+// copy that is not the first. (A copy's time is never before the first copy's: the clamp that
+// makes it moves with the arrival, ingestion/enrichEvent.ts.)
+const finiteTs = (ms: number) => int(Math.max(-1e15, Math.min(1e15, ms)));
+const historyWhere = (site: string, fromTs: number, toTs: number, arrivalBound: number) =>
+  `site = ${str(site)} AND ts >= ${finiteTs(fromTs)} AND ts < ${finiteTs(toTs)} AND arrival <= ${int(arrivalBound)}`;
+
+/** The site's events per hour (hours since the epoch) with fromTs ≤ ts < toTs that had arrived by `arrivalBound`. */
+export const eventsPerHour = (site: string, fromTs: number, toTs: number, arrivalBound: number) => `SELECT intDiv(ts, 3600000) AS hour, count() AS n
+  FROM events WHERE ${historyWhere(site, fromTs, toTs, arrivalBound)} GROUP BY hour ORDER BY hour`;
+
+/** Every copy of the site's events with fromTs ≤ ts < toTs that had arrived by `arrivalBound`, in (ts, arrival) order. */
+export const eventCopies = (site: string, fromTs: number, toTs: number, arrivalBound: number) => `SELECT ts, ${FUNNEL_EVENT_COLUMNS.join(', ')}, client_ts, dedupe_key
+  FROM events WHERE ${historyWhere(site, fromTs, toTs, arrivalBound)} ORDER BY ts, arrival`;
+
+/** The events stored more than once with a copy in fromTs ≤ ts < toTs (by `arrivalBound`), and the arrival of their first copy. */
+export const repeatedEvents = (site: string, fromTs: number, toTs: number, arrivalBound: number) => `SELECT client_ts, dedupe_key, min(arrival) AS first
+  FROM events WHERE ${historyWhere(site, fromTs - RETRY_WINDOW_MS, toTs, arrivalBound)} AND startsWith(dedupe_key, 'i')
+  GROUP BY client_ts, dedupe_key HAVING count() > 1 AND max(ts) >= ${finiteTs(fromTs)}`;
 
 /** The newest and oldest event time of a site among the events that had arrived by `arrivalBound`. */
 export const siteTimes = (site: string, arrivalBound: number) => `SELECT max(ts) AS newest, min(ts) AS oldest, count() AS n
