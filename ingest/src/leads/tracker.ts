@@ -25,6 +25,8 @@ const MAX_BUFFERED_VISITS = 200_000;
 const MAX_REFS_PER_VISIT = 1_000;
 /** Batches observed between two sweeps of the anonymous visits by time. */
 const SWEEP_EVERY = 1_000;
+/** A visit moves to the back of the eviction order at most this often (moving it costs, per event, as much as the rest of its bookkeeping). */
+const REORDER_AFTER_MS = 60_000;
 /** Visits per lead whose once-per-visit rules are remembered. */
 const MAX_VISITS_PER_LEAD = 50;
 
@@ -33,6 +35,8 @@ interface AnonymousVisit {
   entry: LeadEntry;
   firstTs: number;
   lastTs: number;
+  /** lastTs when the visit last moved to the back of the eviction order. */
+  orderedTs: number;
   /** Points earned by each event, in arrival order. */
   contributions: { ts: number; points: number }[];
   awarded: Set<number>;
@@ -261,12 +265,14 @@ export class LeadTracker<R = unknown> {
     let visit = this.anonymous.get(visitKey);
     if (visit && visit.visitor !== event.visitor) visit = undefined;
     if (!visit) {
-      visit = { visitor: event.visitor, entry: entryOf(event), firstTs: event.ts, lastTs: event.ts, contributions: [], awarded: new Set(), refs: [] };
-    } else {
+      visit = { visitor: event.visitor, entry: entryOf(event), firstTs: event.ts, lastTs: event.ts, orderedTs: event.ts, contributions: [], awarded: new Set(), refs: [] };
+      this.anonymous.set(visitKey, visit);
+    } else if (event.ts - visit.orderedTs >= REORDER_AFTER_MS) {
+      // Re-inserted: the Map stays in least-recently-active order (within a minute) for eviction.
       this.anonymous.delete(visitKey);
+      this.anonymous.set(visitKey, visit);
+      visit.orderedTs = event.ts;
     }
-    // Re-inserted on every event: the Map stays in least-recently-active order for eviction.
-    this.anonymous.set(visitKey, visit);
     if (event.ts < visit.firstTs) {
       visit.firstTs = event.ts;
       visit.entry = entryOf(event);
