@@ -3,7 +3,7 @@
 // give equal reports, field for field, for random funnels, dates, times and breakdowns. So
 // must exports and erasures.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { ClickHouseStore } from '../../src/store/clickhouse/index.js';
 import { BREAKDOWN_DIMENSIONS, type FunnelEvent } from '../../src/funnel/index.js';
@@ -96,6 +96,32 @@ describe.skipIf(skipClickHouse)('funnel reports on SQLite and on ClickHouse', ()
     } finally {
       await other.close();
     }
+  });
+});
+
+describe.skipIf(skipClickHouse)('the ClickHouse materializer', () => {
+  it('takes an insert that lands after later arrivals were taken (a slow request on another collector)', async () => {
+    const site = 'late.example.com';
+    const definition = { name: 'Landing', window: '1h', steps: [{ name: 'Home', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }] };
+    await both.clickhouse.putFunnel({ site, id: 'landing', definition, createdAt: 0, updatedAt: 0 });
+    const now = Date.now();
+    const event = (visitor: string) => storedEvent({ site, visitor, ts: now - 60_000, client_ts: now - 60_000, id: visitor, url: `https://${site}/` });
+    await both.clickhouse.write({ events: [event('early')], bots: [] });
+    await both.clickhouse.settled();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Another collector stamps its insert 10 s ago: the materializer has taken arrivals after that.
+    const other = await ClickHouseStore.open(both.clickhouseUrl, { materialize: false });
+    try {
+      const clock = vi.spyOn(Date, 'now').mockReturnValue(now - 10_000);
+      const writing = other.write({ events: [event('late')], bots: [] });
+      clock.mockRestore();
+      await writing;
+    } finally {
+      await other.close();
+    }
+    await both.clickhouse.settled();
+    const range = { fromMs: now - DAY, toMs: now + DAY };
+    expect((await both.clickhouse.funnelReport(site, 'landing', range, { now: Date.now() }))!.entered).toBe(2);
   });
 });
 

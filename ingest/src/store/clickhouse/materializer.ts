@@ -23,8 +23,9 @@ export const MATERIALIZE_EVERY_MS = 1_000;
 /** Events are read this long after their arrival stamp: an insert stamped earlier may still be on its way. */
 const SETTLE_US = 500_000;
 /**
- * Each step reads again the arrivals of the last minute, and takes those it has not seen: an
- * insert acknowledged late (its request took long) is still found. The client times out well before.
+ * Each step checks the arrivals of the last minute (their count per second), and takes those it
+ * has not seen: an insert acknowledged late (its request took long) is still found. The client
+ * times out well before.
  */
 const SLACK_US = 60_000_000;
 /** Arrivals taken in one step at most: catching up goes a step at a time. */
@@ -54,6 +55,8 @@ export class Materializer {
    * take-over on, what the previous holder took is not taken twice.
    */
   private rereadFrom = 0;
+  /** Arrivals read per second of arrival, over the last SLACK_US: what the counts of `lateArrivals` are compared with. */
+  private readonly readPerSecond = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
   private stepping: Promise<void> | null = null;
   private lastPartitionSweep = 0;
@@ -118,10 +121,13 @@ export class Materializer {
     let upTo = through ?? Date.now() * 1000 - SETTLE_US;
     if (upTo > this.processed) {
       const before = this.processed;
-      const arrived = await this.arrivedUpTo(upTo);
+      const late = await this.lateArrivals();
+      const fresh = await this.arrivedBetween(this.processed, upTo);
       // Catching up (a first start, a long stop): this step takes the first STEP_LIMIT arrivals.
-      if (arrived.length === STEP_LIMIT) upTo = arrived[arrived.length - 1].arrival - 1;
-      const events = await this.takeArrivals(arrived.filter((a) => a.arrival <= upTo));
+      if (fresh.length === STEP_LIMIT) upTo = fresh[fresh.length - 1].arrival - 1;
+      const taken = fresh.filter((a) => a.arrival <= upTo);
+      for (const a of taken) this.countRead(a.arrival);
+      const events = await this.takeArrivals([...late, ...taken]);
       const logs = await this.takeLogs(upTo);
       await this.leads.apply([
         ...events.map((e) => ({ site: e.site, operation: { kind: 'event' as const, seq: e.live.arrival, event: e.lead } })),
@@ -149,6 +155,7 @@ export class Materializer {
     // The first materializer of a database starts from its first event (a step at a time: STEP_LIMIT).
     this.processed = progress ? (JSON.parse(String(progress.latest_value)) as { arrival: number }).arrival : 0;
     this.recent.clear();
+    this.readPerSecond.clear();
     this.rereadFrom = this.processed;
     this.leads.forgetAll();
     const runtime = new FunnelRuntime(this.storage, this.options.onError, false);
@@ -174,10 +181,36 @@ export class Materializer {
     }
   }
 
-  /** The keys of the events that arrived since the last step, up to `upTo` (at most STEP_LIMIT), oldest first. */
-  private async arrivedUpTo(upTo: number): Promise<Arrival[]> {
-    return (await this.options.io.rows(SQL.arrivedBetween(this.rereadAfter(), upTo, STEP_LIMIT)))
+  /** The keys of the events that arrived in (after, upTo] (at most STEP_LIMIT), oldest first. */
+  private async arrivedBetween(after: number, upTo: number, limit = STEP_LIMIT): Promise<Arrival[]> {
+    return (await this.options.io.rows(SQL.arrivedBetween(after, upTo, limit)))
       .map((row) => ({ site: String(row.site), arrival: Number(row.arrival), ts: Number(row.ts), clientTs: Number(row.client_ts), dedupeKey: String(row.dedupe_key) }));
+  }
+
+  /**
+   * Arrivals of the last SLACK_US (before `processed`) that became visible after their second
+   * was read (an insert acknowledged late): found by comparing how many each whole second holds
+   * now with how many were read, and read again only where they differ.
+   */
+  private async lateArrivals(): Promise<Arrival[]> {
+    const fromSecond = Math.ceil(this.rereadAfter() / 1e6);
+    const toSecond = Math.floor(this.processed / 1e6);
+    for (const second of this.readPerSecond.keys()) if (second < fromSecond) this.readPerSecond.delete(second);
+    if (toSecond <= fromSecond) return [];
+    const late: Arrival[] = [];
+    for (const row of await this.options.io.rows(SQL.arrivalsPerSecond(fromSecond, toSecond))) {
+      const second = Number(row.second);
+      if (Number(row.n) === (this.readPerSecond.get(second) ?? 0)) continue;
+      const again = await this.arrivedBetween(second * 1e6 - 1, (second + 1) * 1e6 - 1, Number.MAX_SAFE_INTEGER);
+      this.readPerSecond.set(second, again.length);
+      late.push(...again);
+    }
+    return late;
+  }
+
+  private countRead(arrival: number): void {
+    const second = Math.floor(arrival / 1e6);
+    this.readPerSecond.set(second, (this.readPerSecond.get(second) ?? 0) + 1);
   }
 
   /** Those events (not taken before), in order of arrival, each once (its first copy). */
@@ -236,8 +269,12 @@ export class Materializer {
     return Math.max(this.rereadFrom, this.processed - SLACK_US, 0);
   }
 
+  /** Keys are kept in about the order they arrived: the old ones are at the front. */
   private forgetOldKeys(upTo: number): void {
-    for (const [key, arrival] of this.recent) if (arrival < upTo - 2 * SLACK_US) this.recent.delete(key);
+    for (const [key, arrival] of this.recent) {
+      if (arrival >= upTo - 2 * SLACK_US) break;
+      this.recent.delete(key);
+    }
   }
 
   /** Drops the days of event_arrivals no step reads any more (once an hour). */

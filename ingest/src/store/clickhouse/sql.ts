@@ -428,6 +428,10 @@ export const FUNNEL_EVENT_COLUMNS = [
 export const arrivedBetween = (afterArrival: number, upToArrival: number, limit: number) => `SELECT site, arrival, ts, client_ts, dedupe_key
   FROM event_arrivals WHERE arrival > ${int(afterArrival)} AND arrival <= ${int(upToArrival)} ORDER BY arrival LIMIT ${int(limit)}`;
 
+/** How many arrivals each second (of arrival) in [fromSecond, toSecond) holds. */
+export const arrivalsPerSecond = (fromSecond: number, toSecond: number) => `SELECT intDiv(arrival, 1000000) AS second, count() AS n
+  FROM event_arrivals WHERE arrival >= ${int(fromSecond * 1_000_000)} AND arrival < ${int(toSecond * 1_000_000)} GROUP BY second`;
+
 /** Partitions of event_arrivals (days of arrival) older than needed. */
 export const oldArrivalPartitions = (database: string, beforeArrival: number) => `SELECT DISTINCT partition FROM system.parts
   WHERE database = ${str(database)} AND table = 'event_arrivals' AND active
