@@ -40,12 +40,15 @@ export async function reportBenchmark(): Promise<string[]> {
   await store.close();
   out.push(`Funnel report, ${events} events from ${VISITORS} visitors (target ${TARGET_EVENTS}), 5 steps, 28 days, embedded SQLite`);
 
-  // Opening the file back-fills the in-memory index from the raw events.
+  // Opening the file reads no history; the new funnel is back-filled over it, in the background
+  // (its PUT waits up to 3 s), until the store has settled.
   const rssBefore = process.memoryUsage().rss;
   let opened: number;
   [store, opened] = time(() => new SqliteStore(file));
-  const [, backfill] = await timeAsync(() =>
-    store.putFunnel({ site: SITE, id: 'deal', definition: funnel, createdAt: 0, updatedAt: 0 }));
+  const [, backfill] = await timeAsync(async () => {
+    await store.putFunnel({ site: SITE, id: 'deal', definition: funnel, createdAt: 0, updatedAt: 0 });
+    await store.settled();
+  });
   const rssAfter = process.memoryUsage().rss;
 
   const range = { fromMs: Date.parse(`${utcDay(end - span)}T00:00:00Z`), toMs: Date.parse(`${utcDay(end)}T00:00:00Z`) + DAY_MS };
@@ -76,7 +79,7 @@ export async function reportBenchmark(): Promise<string[]> {
   out.push(`report latency, median of 9: ${ms(median(latencies))} (target ≤ 100 ms); with breakdown=channel, median of 5: ${ms(median(breakdownLatencies))}; entered step 1: ${entered}`);
   out.push(`plain scan of the raw events into Node, median of 3: ${ms(median(scans))}; SQL count(DISTINCT visitor) over them: ${ms(median(countScans))}`);
   out.push(`ratio report / plain scan: ${(median(latencies) / median(scans)).toFixed(3)}`);
-  out.push(`opening the store (loads ${events} events into the in-memory funnel index): ${ms(opened)}; back-fill of a new funnel over them: ${ms(backfill)} (target ≤ 10 s)`);
-  out.push(`process RSS grew by ${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB for the index`);
+  out.push(`opening the store (reads no history): ${ms(opened)}; back-fill of a new funnel over the ${events} events, to a whole report: ${ms(backfill)} (target ≤ 10 s)`);
+  out.push(`process RSS grew by ${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB (the open windows' journeys, the page cache, the back-fill's worker)`);
   return out;
 }
