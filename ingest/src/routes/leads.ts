@@ -193,16 +193,18 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
       const { stage, limit, offset, sort } = request.query;
       const now = Date.now();
       const rules = await rulesOf(site);
+      // Sorted by numbers and presented a page at a time: a site may have hundreds of thousands of leads.
+      const sortKey = {
+        last_seen: (l: LeadRecord) => l.lastSeen,
+        score: (l: LeadRecord) => roundScore(decayTo(l.score, now, rules?.halfLifeMs ?? null).value),
+        created: (l: LeadRecord) => l.createdAt,
+      }[sort];
       const leads = (await app.store.leads(site))
         .filter((l) => stage === undefined || l.stage === stage)
-        .map((l) => presentLead(l, rules, now));
-      const order = {
-        last_seen: (a: typeof leads[0], b: typeof leads[0]) => b.last_seen.localeCompare(a.last_seen),
-        score: (a: typeof leads[0], b: typeof leads[0]) => b.score - a.score,
-        created: (a: typeof leads[0], b: typeof leads[0]) => b.created_at.localeCompare(a.created_at),
-      }[sort];
-      leads.sort((a, b) => order(a, b) || a.lead.localeCompare(b.lead));
-      return { total: leads.length, limit, offset, leads: leads.slice(offset, offset + limit) };
+        .map((l) => ({ record: l, key: sortKey(l) }));
+      leads.sort((a, b) => b.key - a.key || a.record.lead.localeCompare(b.record.lead));
+      const page = leads.slice(offset, offset + limit).map(({ record }) => presentLead(record, rules, now));
+      return { total: leads.length, limit, offset, leads: page };
     });
 
   app.get<{ Params: LeadParams }>('/api/sites/:site/leads/:lead', async (request, reply) => {

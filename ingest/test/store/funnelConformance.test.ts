@@ -155,4 +155,27 @@ describe.skipIf(skipClickHouse)('exports and erasures on SQLite and on ClickHous
     expect(remaining[0].map((e) => e.visitor).sort()).toEqual(events.filter((e) => !['v0', 'v1'].includes(e.visitor)).map((e) => e.visitor).sort());
     expect(remaining[1]).toEqual(remaining[0]);
   });
+
+  it('a lead erased through one collector leaves the lead list of every collector that listed it before', async () => {
+    const site = 'erased-lead.example.com';
+    const units = fc.sample(fc.array(fc.array(eventArb, { minLength: 4, maxLength: 8 }), { minLength: 11, maxLength: 11 }), { seed: 5, numRuns: 1 })[0];
+    await both.clickhouse.write({ events: storedUnits(site, units), bots: [] });
+    await both.clickhouse.settled();
+    const other = await ClickHouseStore.open(both.clickhouseUrl, { materialize: false });
+    try {
+      const listed = async (store: Store) => (await store.leads(site)).map((l) => l.lead);
+      // Both collectors hold the list now (read whole, then only what changes).
+      expect(await listed(both.clickhouse)).toEqual(['lead-0', 'lead-10', 'lead-5']);
+      expect(await listed(other)).toEqual(['lead-0', 'lead-10', 'lead-5']);
+      expect(await both.clickhouse.deleteLead(site, 'lead-5')).toBeGreaterThan(0);
+      expect(await listed(other)).toEqual(['lead-0', 'lead-10']);
+      expect(await listed(both.clickhouse)).toEqual(['lead-0', 'lead-10']);
+      // A later change is still taken as a change.
+      await both.clickhouse.write({ events: [storedEvent({ site, visitor: 'late', ts: T0, client_ts: T0, id: 'late-lead', lead: 'lead-new', url: `https://${site}/` })], bots: [] });
+      await both.clickhouse.settled();
+      expect(await listed(other)).toEqual(['lead-0', 'lead-10', 'lead-new']);
+    } finally {
+      await other.close();
+    }
+  });
 });

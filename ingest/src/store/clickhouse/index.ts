@@ -16,7 +16,7 @@ import { previewReport, previewSpan } from '../../funnel/preview.js';
 import { funnelVersion } from '../funnelRuntime.js';
 import { FunnelReports, PROGRESS, funnelEventPages, siteLinks, versionPrefix, type ClickHouseIo } from './funnels.js';
 import { Materializer } from './materializer.js';
-import { moveAnswer, storedDeliveries, storedLeads, timelineEvents, timelineKeys } from './leads.js';
+import { LeadList, moveAnswer, storedDeliveries, timelineEvents, timelineKeys } from './leads.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
 import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
@@ -132,6 +132,7 @@ export class ClickHouseStore implements Store {
     mutate: (table, query) => this.mutate(table, query),
   };
   private readonly reports = new FunnelReports(this.io);
+  private readonly leadList = new LeadList(this.io);
   readonly materializer: Materializer;
 
   private constructor(
@@ -395,9 +396,9 @@ export class ClickHouseStore implements Store {
     if (rows.length > 0) await this.insert('lead_settings', rows);
   }
 
-  /** As the materializer last wrote them (leads.ts). */
+  /** As the materializer last wrote them (leads.ts), read whole once, then only what changed. */
   async leads(site: string): Promise<LeadRecord[]> {
-    return storedLeads(this.io, site);
+    return this.leadList.leads(site);
   }
 
   /** The materializer keeps which events are the lead's; their other fields are read by key. */

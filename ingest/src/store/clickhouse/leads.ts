@@ -55,10 +55,77 @@ export async function timelineKeys(io: ClickHouseIo, site: string, lead: string)
   });
 }
 
+const byLead = (a: LeadRecord, b: LeadRecord) => (a.lead < b.lead ? -1 : a.lead > b.lead ? 1 : 0);
+
 export async function storedLeads(io: ClickHouseIo, site: string): Promise<LeadRecord[]> {
   const rows = await io.rows(SQL.materializedRows(site, ['lead'], '', '\uffff'));
-  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as LeadRecord)
-    .sort((a, b) => (a.lead < b.lead ? -1 : a.lead > b.lead ? 1 : 0));
+  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as LeadRecord).sort(byLead);
+}
+
+/** Sites whose lead records a collector keeps (the most recently read). */
+const CACHED_SITES = 8;
+
+interface CachedLeads {
+  /** The highest `seq` read: every lead row at or below it is in `records` (the materializer inserts one step at a time). */
+  seq: number;
+  /** Lead → its record, or null once erased (the tombstone's key still has rows until the mutation removes them). */
+  records: Map<string, LeadRecord | null>;
+  sorted: LeadRecord[] | null;
+}
+
+/**
+ * The lead list as any collector reads it, kept per site and brought up to date with only the
+ * rows written since (a list of 170k leads costs seconds to read whole, its changes milliseconds).
+ * An erasure removes a lead's rows by mutation, tombstone included: when the site then has fewer
+ * lead keys than are held, the list is read whole again. Like the rows' own order, this relies on
+ * a new lease holder's clock writing above the last one's (the lease lapses for 10 s in between).
+ */
+export class LeadList {
+  private readonly sites = new Map<string, CachedLeads>();
+
+  constructor(private readonly io: ClickHouseIo) {}
+
+  async leads(site: string): Promise<LeadRecord[]> {
+    const cached = this.sites.get(site);
+    if (!cached) return this.reload(site);
+    this.sites.delete(site);
+    const changed = await this.io.rows(SQL.leadRowsAfter(site, cached.seq));
+    const [count] = await this.io.rows(SQL.leadKeyCount(site));
+    if (changed.length > 0) {
+      this.take(cached, changed);
+      cached.sorted = null;
+    }
+    // Counted after the changes were read, the site can have more keys (leads new since then,
+    // read next time), but fewer only once an erasure removed some: then read it whole.
+    if (Number(count?.n ?? 0) < cached.records.size) return this.reload(site);
+    this.remember(site, cached);
+    return this.listOf(cached);
+  }
+
+  /** Starts a site's cache from a whole read. */
+  private async reload(site: string): Promise<LeadRecord[]> {
+    const cached: CachedLeads = { seq: 0, records: new Map(), sorted: null };
+    this.take(cached, await this.io.rows(SQL.leadRowsAfter(site, 0)));
+    this.remember(site, cached);
+    return this.listOf(cached);
+  }
+
+  private take(cached: CachedLeads, rows: readonly Row[]): void {
+    for (const row of rows) {
+      cached.records.set(String(row.key), Number(row.latest_deleted) === 0 ? (JSON.parse(String(row.latest_value)) as LeadRecord) : null);
+      cached.seq = Math.max(cached.seq, Number(row.latest_seq));
+    }
+  }
+
+  private listOf(cached: CachedLeads): LeadRecord[] {
+    cached.sorted ??= [...cached.records.values()].filter((record) => record !== null).sort(byLead);
+    return [...cached.sorted];
+  }
+
+  private remember(site: string, cached: CachedLeads): void {
+    this.sites.set(site, cached);
+    if (this.sites.size > CACHED_SITES) this.sites.delete(this.sites.keys().next().value as string);
+  }
 }
 
 /** The events of a site's leads, read back when new scoring rules score them again (rare). */

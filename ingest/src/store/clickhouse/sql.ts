@@ -490,6 +490,15 @@ export const materializedRows = (site: string, kinds: readonly string[], fromKey
   WHERE site = ${str(site)} AND kind IN (${kinds.map(str).join(', ')}) AND key >= ${str(fromKey)} AND key < ${str(toKey)}
   GROUP BY kind, key`;
 
+/** A site's lead records written after `afterSeq` (a reader's cache takes only what changed). */
+export const leadRowsAfter = (site: string, afterSeq: number) => `SELECT key,
+    argMax(value, seq) AS latest_value, argMax(deleted, seq) AS latest_deleted, max(seq) AS latest_seq
+  FROM materialized
+  WHERE site = ${str(site)} AND kind = 'lead' AND seq > ${int(afterSeq)}
+  GROUP BY key`;
+/** How many lead keys a site has rows for: fewer than a reader holds once an erasure's mutation removed some. */
+export const leadKeyCount = (site: string) => `SELECT uniqExact(key) AS n FROM materialized WHERE site = ${str(site)} AND kind = 'lead'`;
+
 /** Old versions of a funnel's rows, once it has a new definition or is deleted. */
 export const deleteFunnelRows = (site: string, prefix: string, keepVersionPrefix: string | null) => `ALTER TABLE materialized DELETE
   WHERE site = ${str(site)} AND startsWith(key, ${str(prefix)})${keepVersionPrefix === null ? '' : ` AND NOT startsWith(key, ${str(keepVersionPrefix)})`}
