@@ -558,9 +558,9 @@ export class FunnelRuntime {
     return changes;
   }
 
-  /** The saved funnels it runs: site, id and definition version. */
-  funnels(): { site: string; id: string; version: string }[] {
-    return [...this.sites.values()].flatMap((run) => [...run.runs.values()].map((f) => ({ site: run.site, id: f.id, version: f.version })));
+  /** The saved funnels it runs: site, id, definition version, and whether it counts live (not restoring or back-filling). */
+  funnels(): { site: string; id: string; version: string; ready: boolean }[] {
+    return [...this.sites.values()].flatMap((run) => [...run.runs.values()].map((f) => ({ site: run.site, id: f.id, version: f.version, ready: f.phase === 'ready' })));
   }
 
   private advanceSite(run: SiteRun, minStep: number): void {

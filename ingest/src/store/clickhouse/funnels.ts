@@ -26,7 +26,7 @@ export interface ClickHouseIo {
 }
 
 export type MaterializedKind =
-  | 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'progress'
+  | 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'funnel_stale' | 'progress'
   | 'lead' | 'lead_event' | 'delivery' | 'delivery_cutoff' | 'move';
 
 /** Keys of a funnel's rows: `funnel \n version \n` then the day or unit (the state has none). */
@@ -192,7 +192,7 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     // Rows staged for it and not written yet (a back-fill this one replaces) are dropped...
     this.staged = this.staged.filter((row) => row.site !== site || !String(row.key).startsWith(funnelPrefix(id)) || !String(row.kind).startsWith('funnel_'));
     // ...and a rebuild of the same version starts from nothing: its rows written so far are taken back.
-    const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain'], prefix, after(prefix)));
+    const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale'], prefix, after(prefix)));
     for (const row of old) if (Number(row.latest_deleted) === 0) this.stage(site, String(row.kind) as MaterializedKind, String(row.key), '', true);
     for (const key of [...this.finalCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.finalCache.delete(key);
     this.rebuilt.add(`${site}\n${prefix}`);
@@ -263,6 +263,20 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     this.stage(PROGRESS.site, PROGRESS.kind, PROGRESS.key, JSON.stringify({ arrival }));
   }
 
+  /**
+   * Marks a funnel whose live days are not being published (a new holder rebuilding its open
+   * windows) as current only up to `arrival`, whatever the progress row says; null clears it.
+   */
+  publishStale(site: string, id: string, version: string, arrival: number | null): void {
+    this.stage(site, 'funnel_stale', versionPrefix(id, version), arrival === null ? '' : String(arrival), arrival === null);
+  }
+
+  /** The funnels of a site marked stale, by `id \n version \n` key: the arrival they are current up to. */
+  async staleFunnels(site: string): Promise<Map<string, number>> {
+    const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_stale'], '', '\uffff'));
+    return new Map(rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => [String(row.key), Number(row.latest_value)]));
+  }
+
   /** Writes what was staged, in one INSERT. */
   async flush(): Promise<void> {
     if (this.staged.length === 0) return;
@@ -304,9 +318,9 @@ export class FunnelReports {
     const prefix = versionPrefix(id, funnelVersion(funnel.definition));
     const fromDay = dayOf(range.fromMs, 'UTC');
     const toDay = dayOf(range.toMs - DAY_MS, 'UTC');
-    const [days, states, progress] = await Promise.all([
+    const [days, stateRows, progress] = await Promise.all([
       this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live'], prefix + fromDay, after(prefix + toDay))),
-      this.io.rows(SQL.materializedRows(site, ['funnel_state'], prefix, `${prefix}\u0000`)),
+      this.io.rows(SQL.materializedRows(site, ['funnel_state', 'funnel_stale'], prefix, `${prefix}\u0000`)),
       this.io.rows(SQL.materializedRows(PROGRESS.site, [PROGRESS.kind], PROGRESS.key, `${PROGRESS.key}\u0000`)),
     ]);
     const parts: FunnelAggregate[] = [];
@@ -321,9 +335,14 @@ export class FunnelReports {
       }
       parts.push(cached.aggregate);
     }
-    const state = states[0] && Number(states[0].latest_deleted) === 0 ? (JSON.parse(String(states[0].latest_value)) as StateValue) : null;
+    const current = (kind: MaterializedKind) => stateRows.find((row) => row.kind === kind && Number(row.latest_deleted) === 0);
+    const stateRow = current('funnel_state');
+    const state = stateRow ? (JSON.parse(String(stateRow.latest_value)) as StateValue) : null;
     const complete = state?.complete ?? false;
-    const processed = progress[0] ? (JSON.parse(String(progress[0].latest_value)) as { arrival: number }).arrival : null;
+    const progressed = progress[0] ? (JSON.parse(String(progress[0].latest_value)) as { arrival: number }).arrival : null;
+    // A funnel whose open windows a new holder is still rebuilding counts live only what its last holder published.
+    const staleRow = current('funnel_stale');
+    const processed = progressed !== null && staleRow ? Math.min(progressed, Number(staleRow.latest_value)) : progressed;
     return {
       ...composeReport(funnel, parts, range, options),
       fresh_until: complete && processed !== null ? Math.floor(processed / 1000) : null,

@@ -369,8 +369,10 @@ export class ClickHouseStore implements Store {
     for (const row of await this.rows(SQL.allFunnels)) {
       const funnel = funnelFromRow(row);
       const prefix = versionPrefix(funnel.id, funnelVersion(funnel.definition));
-      const [state] = await this.rows(SQL.materializedRows(funnel.site, ['funnel_state'], prefix, `${prefix}\u0000`));
+      const rows = await this.rows(SQL.materializedRows(funnel.site, ['funnel_state', 'funnel_stale'], prefix, `${prefix}\u0000`));
+      const state = rows.find((row) => row.kind === 'funnel_state');
       if (!state || !(JSON.parse(String(state.latest_value)) as { complete: boolean }).complete) return false;
+      if (rows.some((row) => row.kind === 'funnel_stale' && Number(row.latest_deleted) === 0)) return false;
     }
     return true;
   }

@@ -13,7 +13,7 @@ import { FunnelRuntime, funnelVersion } from '../funnelRuntime.js';
 import type { StoredFunnel } from '../types.js';
 import { funnelFromRow, type Row } from '../rows.js';
 import { Lease } from './lease.js';
-import { ClickHouseFunnelStorage, liveInputOf, PROGRESS, type ClickHouseIo } from './funnels.js';
+import { ClickHouseFunnelStorage, liveInputOf, PROGRESS, versionPrefix, type ClickHouseIo } from './funnels.js';
 import { LeadMaterializer, leadEventOf, logOperations, type LeadEvent } from './leads.js';
 import * as SQL from './sql.js';
 import { groupBy } from '../../groupBy.js';
@@ -57,6 +57,10 @@ export class Materializer {
   private rereadFrom = 0;
   /** Arrivals read per second of arrival, over the last SLACK_US: what the counts of `lateArrivals` are compared with. */
   private readonly readPerSecond = new Map<number, number>();
+  /** Where this holder took over (µs): the last holder's live days are current up to here. */
+  private restoredFrom = 0;
+  /** Funnels (`site \n id \n version \n`) marked stale, with the arrival they are current up to (markStale). */
+  private readonly stale = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private stepping: Promise<void> | null = null;
   private lastPartitionSweep = 0;
@@ -144,6 +148,7 @@ export class Materializer {
     runtime.tick(Infinity);
     await runtime.persisted();
     for (const change of runtime.takeLiveChanges()) this.storage.publishLive(change.site, change.id, change.version, change.days);
+    this.markStale(runtime);
     this.storage.publishProgress(this.processed);
     await this.storage.flush();
     await this.dropOldArrivals();
@@ -161,6 +166,35 @@ export class Materializer {
     const runtime = new FunnelRuntime(this.storage, this.options.onError, false);
     await runtime.start(await this.savedFunnels(), this.processed);
     this.runtime = runtime;
+    this.restoredFrom = this.processed;
+    // Marks a holder before this one left while rebuilding stand: they say how far its live days go.
+    this.stale.clear();
+    for (const site of new Set(runtime.funnels().map((f) => f.site))) {
+      for (const [key, arrival] of await this.storage.staleFunnels(site)) this.stale.set(`${site}\n${key}`, arrival);
+    }
+  }
+
+  /**
+   * While a funnel does not count live (this holder rebuilding its open windows after taking
+   * over, or back-filling it), its live days are the last holder's: its reports are marked
+   * current only up to where that holder left off, not up to the progress row. The mark goes
+   * once it counts live again.
+   */
+  private markStale(runtime: FunnelRuntime): void {
+    const running = new Set<string>();
+    for (const f of runtime.funnels()) {
+      const key = `${f.site}\n${versionPrefix(f.id, f.version)}`;
+      running.add(key);
+      const marked = this.stale.has(key);
+      if (!f.ready && !marked) {
+        this.stale.set(key, this.restoredFrom);
+        this.storage.publishStale(f.site, f.id, f.version, this.restoredFrom);
+      } else if (f.ready && marked) {
+        this.stale.delete(key);
+        this.storage.publishStale(f.site, f.id, f.version, null);
+      }
+    }
+    for (const key of this.stale.keys()) if (!running.has(key)) this.stale.delete(key);
   }
 
   private async savedFunnels(): Promise<StoredFunnel[]> {

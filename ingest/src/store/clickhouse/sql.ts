@@ -502,7 +502,7 @@ export const leadKeyCount = (site: string) => `SELECT uniqExact(key) AS n FROM m
 /** Old versions of a funnel's rows, once it has a new definition or is deleted. */
 export const deleteFunnelRows = (site: string, prefix: string, keepVersionPrefix: string | null) => `ALTER TABLE materialized DELETE
   WHERE site = ${str(site)} AND startsWith(key, ${str(prefix)})${keepVersionPrefix === null ? '' : ` AND NOT startsWith(key, ${str(keepVersionPrefix)})`}
-    AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain')`;
+    AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale')`;
 
 /** The claims and renewals of a lease's latest term. */
 export const leaseTerm = (name: string) => `SELECT term, holder, min(claimed_at) AS claimed_at, max(renewed_at) AS renewed_at
