@@ -28,6 +28,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** A lead as the API shows it; the score is the one at `now` (decayed). */
+/** The lead's score now, decayed as the site's rules say. */
+const scoreAt = (record: LeadRecord, rules: ParsedScoringRules | null, now: number) => roundScore(decayTo(record.score, now, rules?.halfLifeMs ?? null).value);
+
 function presentLead(record: LeadRecord, rules: ParsedScoringRules | null, now: number) {
   const won = record.changes.find((c) => c.stage === 'won');
   return {
@@ -36,7 +39,7 @@ function presentLead(record: LeadRecord, rules: ParsedScoringRules | null, now: 
     stage_at: iso(record.stageAt),
     /** How long the lead has been waiting in its (open) stage. */
     waiting_ms: isClosed(record.stage) ? null : Math.max(0, now - record.stageAt),
-    score: roundScore(decayTo(record.score, now, rules?.halfLifeMs ?? null).value),
+    score: scoreAt(record, rules, now),
     created_at: iso(record.createdAt),
     first_seen: iso(record.firstSeen),
     last_seen: iso(record.lastSeen),
@@ -196,7 +199,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
       // Sorted by numbers and presented a page at a time: a site may have hundreds of thousands of leads.
       const sortKey = {
         last_seen: (l: LeadRecord) => l.lastSeen,
-        score: (l: LeadRecord) => roundScore(decayTo(l.score, now, rules?.halfLifeMs ?? null).value),
+        score: (l: LeadRecord) => scoreAt(l, rules, now),
         created: (l: LeadRecord) => l.createdAt,
       }[sort];
       const leads = (await app.store.leads(site))

@@ -271,10 +271,10 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     this.stage(site, 'funnel_stale', versionPrefix(id, version), arrival === null ? '' : String(arrival), arrival === null);
   }
 
-  /** The funnels of a site marked stale, by `id \n version \n` key: the arrival they are current up to. */
-  async staleFunnels(site: string): Promise<Map<string, number>> {
+  /** The funnels of a site marked stale, by `id \n version \n` key. */
+  async staleFunnels(site: string): Promise<Set<string>> {
     const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_stale'], '', '\uffff'));
-    return new Map(rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => [String(row.key), Number(row.latest_value)]));
+    return new Set(rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => String(row.key)));
   }
 
   /** Writes what was staged, in one INSERT. */

@@ -89,7 +89,7 @@ export class LeadList {
     const cached = this.sites.get(site);
     if (!cached) return this.reload(site);
     this.sites.delete(site);
-    const changed = await this.io.rows(SQL.leadRowsAfter(site, cached.seq));
+    const changed = await this.io.rows(SQL.materializedRows(site, ['lead'], '', '\uffff', cached.seq));
     const [count] = await this.io.rows(SQL.leadKeyCount(site));
     if (changed.length > 0) {
       this.take(cached, changed);
@@ -105,7 +105,7 @@ export class LeadList {
   /** Starts a site's cache from a whole read. */
   private async reload(site: string): Promise<LeadRecord[]> {
     const cached: CachedLeads = { seq: 0, records: new Map(), sorted: null };
-    this.take(cached, await this.io.rows(SQL.leadRowsAfter(site, 0)));
+    this.take(cached, await this.io.rows(SQL.materializedRows(site, ['lead'], '', '\uffff')));
     this.remember(site, cached);
     return this.listOf(cached);
   }

@@ -59,8 +59,8 @@ export class Materializer {
   private readonly readPerSecond = new Map<number, number>();
   /** Where this holder took over (µs): the last holder's live days are current up to here. */
   private restoredFrom = 0;
-  /** Funnels (`site \n id \n version \n`) marked stale, with the arrival they are current up to (markStale). */
-  private readonly stale = new Map<string, number>();
+  /** Funnels (`site \n id \n version \n`) marked stale (markStale). */
+  private readonly stale = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private stepping: Promise<void> | null = null;
   private lastPartitionSweep = 0;
@@ -170,7 +170,7 @@ export class Materializer {
     // Marks a holder before this one left while rebuilding stand: they say how far its live days go.
     this.stale.clear();
     for (const site of new Set(runtime.funnels().map((f) => f.site))) {
-      for (const [key, arrival] of await this.storage.staleFunnels(site)) this.stale.set(`${site}\n${key}`, arrival);
+      for (const key of await this.storage.staleFunnels(site)) this.stale.add(`${site}\n${key}`);
     }
   }
 
@@ -187,14 +187,14 @@ export class Materializer {
       running.add(key);
       const marked = this.stale.has(key);
       if (!f.ready && !marked) {
-        this.stale.set(key, this.restoredFrom);
+        this.stale.add(key);
         this.storage.publishStale(f.site, f.id, f.version, this.restoredFrom);
       } else if (f.ready && marked) {
         this.stale.delete(key);
         this.storage.publishStale(f.site, f.id, f.version, null);
       }
     }
-    for (const key of this.stale.keys()) if (!running.has(key)) this.stale.delete(key);
+    for (const key of this.stale) if (!running.has(key)) this.stale.delete(key);
   }
 
   private async savedFunnels(): Promise<StoredFunnel[]> {

@@ -484,18 +484,12 @@ export const siteLinks = (site: string, arrivalBound: number) => `SELECT visitor
  * of each, as latest_value, latest_deleted, latest_seq (18.16 would read an alias that names a
  * column into the aggregates).
  */
-export const materializedRows = (site: string, kinds: readonly string[], fromKey: string, toKey: string) => `SELECT kind, key,
+export const materializedRows = (site: string, kinds: readonly string[], fromKey: string, toKey: string, afterSeq = 0) => `SELECT kind, key,
     argMax(value, seq) AS latest_value, argMax(deleted, seq) AS latest_deleted, max(seq) AS latest_seq
   FROM materialized
-  WHERE site = ${str(site)} AND kind IN (${kinds.map(str).join(', ')}) AND key >= ${str(fromKey)} AND key < ${str(toKey)}
+  WHERE site = ${str(site)} AND kind IN (${kinds.map(str).join(', ')}) AND key >= ${str(fromKey)} AND key < ${str(toKey)}${afterSeq > 0 ? ` AND seq > ${int(afterSeq)}` : ''}
   GROUP BY kind, key`;
 
-/** A site's lead records written after `afterSeq` (a reader's cache takes only what changed). */
-export const leadRowsAfter = (site: string, afterSeq: number) => `SELECT key,
-    argMax(value, seq) AS latest_value, argMax(deleted, seq) AS latest_deleted, max(seq) AS latest_seq
-  FROM materialized
-  WHERE site = ${str(site)} AND kind = 'lead' AND seq > ${int(afterSeq)}
-  GROUP BY key`;
 /** How many lead keys a site has rows for: fewer than a reader holds once an erasure's mutation removed some. */
 export const leadKeyCount = (site: string) => `SELECT uniqExact(key) AS n FROM materialized WHERE site = ${str(site)} AND kind = 'lead'`;
 
