@@ -281,6 +281,12 @@ describe('bodies', () => {
     );
   });
 
+  it('takes the fractional client time of an older export, rounded as POST /api/event rounds it: once', async () => {
+    const line = storedLine(site, 70_000, { client_ts: NOW - 10_000.4 });
+    expect((await importBody(target, site, ndjson([line]))).body).toMatchObject({ imported: 1, duplicates: 0, rejected_total: 0 });
+    expect((await importBody(target, site, ndjson([{ ...line, client_ts: NOW - 10_000 }]))).body).toMatchObject({ imported: 0, duplicates: 1 });
+  });
+
   it('with hostile lines reject those lines alone', async () => {
     const good = (i: number) => JSON.stringify(storedLine(site, 20_000 + i));
     const [head, tail] = good(0).split('"os":"Linux"');
