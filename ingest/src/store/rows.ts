@@ -1,6 +1,6 @@
 // Rows as both stores read them back (SQLite and ClickHouse keep these columns alike).
 import type { FunnelDefinition } from '../funnel/definition.js';
-import type { Site, Stats, StoredFunnel } from './types.js';
+import type { AccountRecord, AccountRecordKind, AuditEntry, Site, Stats, StoredFunnel } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -32,4 +32,15 @@ export function statsFromRows(events: Row, bots: Row): Stats {
     events: Number(events.events),
     bots: Number(bots.bots),
   };
+}
+
+/** An account record; `expires_at` is NULL on SQLite and 0 on ClickHouse for none. */
+export function accountRecordFromRow(row: Row): AccountRecord {
+  const expiresAt = row.expires_at === null || row.expires_at === undefined ? 0 : Number(row.expires_at);
+  return { kind: String(row.kind) as AccountRecordKind, id: String(row.id), body: String(row.body), expiresAt: expiresAt || null };
+}
+
+export function auditEntryFromRow(row: Row): AuditEntry {
+  const orNull = (value: unknown) => (value === null || value === undefined || value === '' ? null : String(value));
+  return { at: Number(row.at), actor: String(row.actor), action: String(row.action), site: orNull(row.site), target: orNull(row.target) };
 }

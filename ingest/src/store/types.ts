@@ -89,6 +89,30 @@ export type DeliveryOutcome =
   | { status: 'retry'; at: number; error: string }
   | { status: 'failed'; error: string };
 
+/** The kinds of account records (accounts/): users, sessions, API keys and shared links. */
+export type AccountRecordKind = 'user' | 'session' | 'key' | 'share';
+
+/** One account record: a JSON body the accounts module reads and writes whole (the store only keeps it). */
+export interface AccountRecord {
+  kind: AccountRecordKind;
+  id: string;
+  body: string;
+  /** Epoch ms after which the record is gone (a session); null: kept until deleted. */
+  expiresAt: number | null;
+}
+
+/** One line of the audit log: who changed what. */
+export interface AuditEntry {
+  at: number;
+  /** `owner`, `user:EMAIL` or `key:NAME`. */
+  actor: string;
+  /** What was done, as `object.verb`: `funnel.save`, `user.delete`, `visitor.erase`, … */
+  action: string;
+  site: string | null;
+  /** What it was done to (a funnel id, a user's e-mail, …), if anything. */
+  target: string | null;
+}
+
 export interface Store {
   /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
   write(batch: WriteBatch): Promise<void>;
@@ -151,6 +175,21 @@ export interface Store {
   /** Deliveries due at `now`, oldest first; a lead's deliveries go in order (one waits while an earlier one is pending). */
   dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]>;
   settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void>;
+
+  /** Creates or replaces an account record. */
+  putRecord(record: AccountRecord): Promise<void>;
+  /** The record, or null when there is none or it expired before `now`. */
+  getRecord(kind: AccountRecordKind, id: string, now: number): Promise<AccountRecord | null>;
+  /** Every record of a kind not expired before `now`, by id. */
+  listRecords(kind: AccountRecordKind, now: number): Promise<AccountRecord[]>;
+  /** Deletes a record; false when there was none. */
+  deleteRecord(kind: AccountRecordKind, id: string): Promise<boolean>;
+  /** Deletes records that expired before `now` (ended sessions). */
+  deleteExpiredRecords(now: number): Promise<void>;
+  /** Durably appends to the audit log. */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** The latest `limit` audit entries before `beforeMs`, newest first. */
+  listAudit(beforeMs: number, limit: number): Promise<AuditEntry[]>;
 
   getSetting(key: string): Promise<string | null>;
   /** Sets the key if it has no value yet; returns the value that holds. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { StoredEvent } from '../../event.js';
 import type {
-  DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import type { ScoringRules } from '../../leads/scoring.js';
@@ -19,7 +19,7 @@ import { Materializer } from './materializer.js';
 import { LeadList, moveAnswer, storedDeliveries, timelineEvents, timelineKeys } from './leads.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
-import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
+import { accountRecordFromRow, auditEntryFromRow, funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
 
 export interface ClickHouseTarget {
   url: string;
@@ -552,6 +552,40 @@ export class ClickHouseStore implements Store {
     const [found] = await this.rows(SQL.countEventsBefore(site, beforeMs));
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteEventsBefore(site, beforeMs));
     return Number(found.n);
+  }
+
+  async putRecord(record: AccountRecord): Promise<void> {
+    await this.insert('account_records', [{
+      kind: record.kind, id: record.id, body: record.body, expires_at: record.expiresAt ?? 0, deleted: 0, version: this.nextVersion(),
+    }]);
+  }
+
+  async getRecord(kind: AccountRecordKind, id: string, now: number): Promise<AccountRecord | null> {
+    const [row] = await this.rows(SQL.getRecord(kind, id, now));
+    return row ? accountRecordFromRow(row) : null;
+  }
+
+  async listRecords(kind: AccountRecordKind, now: number): Promise<AccountRecord[]> {
+    return (await this.rows(SQL.listRecords(kind, now))).map(accountRecordFromRow);
+  }
+
+  async deleteRecord(kind: AccountRecordKind, id: string): Promise<boolean> {
+    // Asked at this instant, as SQLite answers; a record that expired is gone either way.
+    if (!(await this.getRecord(kind, id, Date.now()))) return false;
+    await this.insert('account_records', [{ kind, id, body: '', expires_at: 0, deleted: 1, version: this.nextVersion() }]);
+    return true;
+  }
+
+  async deleteExpiredRecords(now: number): Promise<void> {
+    await this.mutate('account_records', SQL.deleteExpiredRecords(now));
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.insert('audit_log', [{ ...entry, site: entry.site ?? '', target: entry.target ?? '' }]);
+  }
+
+  async listAudit(beforeMs: number, limit: number): Promise<AuditEntry[]> {
+    return (await this.rows(SQL.listAudit(beforeMs, limit))).map(auditEntryFromRow);
   }
 
   async getSetting(key: string): Promise<string | null> {

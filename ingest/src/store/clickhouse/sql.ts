@@ -266,6 +266,30 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     ) ENGINE = MergeTree()
     ORDER BY (site, seq)`,
   ],
+  [
+    // Accounts (accounts/): users, sessions, API keys and shared links as JSON records (secrets
+    // only as hashes). One row per write or delete (deleted = 1); the highest version holds.
+    // expires_at 0: kept until deleted.
+    `CREATE TABLE IF NOT EXISTS account_records (
+      kind String,
+      id String,
+      body String,
+      expires_at Int64,
+      deleted UInt8,
+      version UInt64
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY (kind, id)`,
+
+    // Who changed what; '' for no site or target.
+    `CREATE TABLE IF NOT EXISTS audit_log (
+      at Int64,
+      actor String,
+      action String,
+      site String,
+      target String
+    ) ENGINE = MergeTree()
+    ORDER BY at`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
@@ -358,6 +382,20 @@ export const deleteEventsBefore = (site: string, beforeMs: number) => `ALTER TAB
 /** Mutations (ALTER ... DELETE) run in the background; 18.16 has no mutations_sync, so we poll this. */
 export const pendingMutations = (database: string, table: string) => `SELECT count() AS n FROM system.mutations
   WHERE database = ${str(database)} AND table = ${str(table)} AND is_done = 0`;
+
+// ---- Accounts. The deleted flag and expiry are filtered after FINAL (in the outer query), so
+// a tombstone is never read past to an older row underneath it.
+
+const liveRecords = (where: string, now: number) => `SELECT kind, id, body, expires_at FROM (
+    SELECT kind, id, body, expires_at, deleted FROM account_records FINAL WHERE ${where})
+  WHERE deleted = 0 AND (expires_at = 0 OR expires_at > ${int(now)})`;
+export const getRecord = (kind: string, id: string, now: number) =>
+  liveRecords(`kind = ${str(kind)} AND id = ${str(id)}`, now);
+export const listRecords = (kind: string, now: number) => `${liveRecords(`kind = ${str(kind)}`, now)} ORDER BY id`;
+export const deleteExpiredRecords = (now: number) =>
+  `ALTER TABLE account_records DELETE WHERE expires_at != 0 AND expires_at <= ${int(now)}`;
+export const listAudit = (beforeMs: number, limit: number) => `SELECT at, actor, action, site, target FROM audit_log
+  WHERE at < ${int(beforeMs)} ORDER BY at DESC LIMIT ${int(limit)}`;
 
 export const getSetting = (key: string) => `SELECT min(value) AS value, count() AS n FROM settings WHERE key = ${str(key)}`;
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { PropValue, StoredEvent } from '../../event.js';
 import type {
-  DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import type { ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
@@ -15,7 +15,7 @@ import { SqliteFunnelStorage } from './funnels.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { utcDay } from '../../time.js';
 import { Checkpointer } from './checkpointer.js';
-import { funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
+import { accountRecordFromRow, auditEntryFromRow, funnelFromRow, siteFromRow, statsFromRows, type Row } from '../rows.js';
 import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange } from '../../leads/tracker.js';
 import { cloneLead, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import { parseScoringRules, type ScoringRules } from '../../leads/scoring.js';
@@ -427,6 +427,35 @@ export class SqliteStore implements Store {
 
   async deleteSaltsBefore(keepFromDay: string): Promise<void> {
     this.statements.deleteSaltsBefore.run(keepFromDay);
+  }
+
+  async putRecord(record: AccountRecord): Promise<void> {
+    this.statements.putRecord.run(record.kind, record.id, record.body, record.expiresAt);
+  }
+
+  async getRecord(kind: AccountRecordKind, id: string, now: number): Promise<AccountRecord | null> {
+    const row = this.statements.getRecord.get(kind, id, now) as Row | undefined;
+    return row ? accountRecordFromRow(row) : null;
+  }
+
+  async listRecords(kind: AccountRecordKind, now: number): Promise<AccountRecord[]> {
+    return (this.statements.listRecords.all(kind, now) as Row[]).map(accountRecordFromRow);
+  }
+
+  async deleteRecord(kind: AccountRecordKind, id: string): Promise<boolean> {
+    return this.statements.deleteRecord.run(kind, id).changes > 0;
+  }
+
+  async deleteExpiredRecords(now: number): Promise<void> {
+    this.statements.deleteExpiredRecords.run(now);
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    this.statements.appendAudit.run(entry.at, entry.actor, entry.action, entry.site, entry.target);
+  }
+
+  async listAudit(beforeMs: number, limit: number): Promise<AuditEntry[]> {
+    return (this.statements.listAudit.all(beforeMs, limit) as Row[]).map(auditEntryFromRow);
   }
 
   async getSetting(key: string): Promise<string | null> {

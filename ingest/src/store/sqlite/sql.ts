@@ -190,6 +190,26 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (site, funnel, unit)
   ) WITHOUT ROWID;
   `,
+  // Accounts (accounts/): users, sessions, API keys and shared links as JSON records (secrets
+  // only as hashes); the audit log. Records expire (sessions) or stay until deleted (NULL).
+  `
+  CREATE TABLE account_records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE audit_log (
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    site TEXT,
+    target TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log (at);
+  `,
 ];
 
 export const SQL = {
@@ -324,6 +344,17 @@ export const SQL = {
   retryDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
   failDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?`,
   dropPendingDeliveries: `DELETE FROM webhook_outbox WHERE site = ? AND failed_at IS NULL`,
+
+  putRecord: `INSERT INTO account_records (kind, id, body, expires_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at`,
+  getRecord: `SELECT kind, id, body, expires_at FROM account_records
+    WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+  listRecords: `SELECT kind, id, body, expires_at FROM account_records
+    WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`,
+  deleteRecord: `DELETE FROM account_records WHERE kind = ? AND id = ?`,
+  deleteExpiredRecords: `DELETE FROM account_records WHERE expires_at IS NOT NULL AND expires_at <= ?`,
+  appendAudit: `INSERT INTO audit_log (at, actor, action, site, target) VALUES (?, ?, ?, ?, ?)`,
+  listAudit: `SELECT at, actor, action, site, target FROM audit_log WHERE at < ? ORDER BY at DESC, rowid DESC LIMIT ?`,
 
   getSetting: `SELECT value FROM settings WHERE key = ?`,
   insertSetting: `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`,
