@@ -1,8 +1,9 @@
 // Builds the collector without listening: main.ts listens, tests listen on port 0.
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import helmet from '@fastify/helmet';
+import cookie from '@fastify/cookie';
 import type { Config } from './config.js';
 import type { Store } from './store/types.js';
 import { openStore } from './store/open.js';
@@ -19,7 +20,14 @@ import { importRoutes } from './routes/import.js';
 import { startRetentionJob } from './jobs/retention.js';
 import { assetRoutes } from './routes/assets.js';
 import { dashboardRoutes } from './routes/dashboard.js';
-import { requireAdminToken } from './routes/auth.js';
+import { accessGuard, auditTrail, requireAccessRules } from './routes/access.js';
+import { sessionRoutes } from './routes/session.js';
+import { userRoutes } from './routes/users.js';
+import { keyRoutes } from './routes/keys.js';
+import { shareRoutes } from './routes/shares.js';
+import { auditRoutes } from './routes/audit.js';
+import { Accounts } from './accounts/accounts.js';
+import { LoginThrottle } from './accounts/loginThrottle.js';
 import { leadRoutes } from './routes/leads.js';
 import { WebhookSender } from './leads/sender.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from './leads/webhook.js';
@@ -32,7 +40,10 @@ declare module 'fastify' {
     sites: SiteRegistry;
     salts: DailySalt;
     sessions: SessionTracker;
+    /** The owner's token (ADMIN_TOKEN): every permission, never throttled. */
     adminToken: string;
+    accounts: Accounts;
+    loginThrottle: LoginThrottle;
     /** Every route registered, as `METHOD /url`: the access tests walk it. */
     routeTable: string[];
   }
@@ -55,12 +66,19 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     return503OnClosing: true,
   });
   app.decorate('routeTable', [] as string[]);
+  const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
+    routes.push(route);
     for (const method of [route.method].flat()) if (method !== 'HEAD') app.routeTable.push(`${method} ${route.url}`);
   });
+  // Checked once every plugin's own onRoute hooks have had their say (assets.ts sets the static plugin's).
+  app.addHook('onReady', async () => routes.forEach(requireAccessRules));
   app.decorate('config', config);
   app.decorate('store', store);
   app.decorate('adminToken', adminToken);
+  app.decorate('accounts', new Accounts(store));
+  app.decorate('loginThrottle', new LoginThrottle(config.loginThrottle));
+  app.decorateRequest('principal', null);
   app.decorate('sites', sites);
   app.decorate('salts', new DailySalt(store));
   app.decorate('sessions', new SessionTracker());
@@ -82,6 +100,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await app.register(rateLimit, { max: config.rateLimitPerMinute, timeWindow: 60_000 });
   }
 
+  await app.register(cookie);
   await app.register(eventRoutes);
   await app.register(assetRoutes);
   await app.register(dashboardRoutes);
@@ -89,7 +108,13 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     // Security headers on the management API, 401s included, so before the token check (the
     // dashboard sets its own, with its CSP; a beacon's reply is never rendered, so none there).
     await management.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
-    management.addHook('onRequest', requireAdminToken(adminToken));
+    management.addHook('onRequest', accessGuard(app));
+    management.addHook('onSend', auditTrail(app));
+    await management.register(sessionRoutes);
+    await management.register(userRoutes);
+    await management.register(keyRoutes);
+    await management.register(shareRoutes);
+    await management.register(auditRoutes);
     await management.register(siteRoutes);
     await management.register(statsRoutes);
     await management.register(funnelRoutes);
@@ -98,7 +123,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await management.register(leadRoutes);
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true }));
 
   const webhooks = new WebhookSender(store, { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks }, (err) => app.log.warn({ err }, 'webhook delivery round failed'));
   webhooks.start();

@@ -1,6 +1,7 @@
 // Configuration from the environment (CONTRACT.md, "Commands"), read once by main.ts; tests
 // build the same object by hand.
 import type { WebhookOptions } from './leads/webhook.js';
+import type { ThrottleLimits } from './accounts/loginThrottle.js';
 
 export interface Config {
   port: number;
@@ -23,6 +24,8 @@ export interface Config {
   trustProxy: boolean;
   /** Outgoing lead webhooks; what is not set comes from DEFAULT_WEBHOOK_OPTIONS. */
   webhooks?: Partial<WebhookOptions>;
+  /** Failed sign-ins allowed per account and address (tests lower them); unset: DEFAULT_THROTTLE. */
+  loginThrottle?: ThrottleLimits;
 }
 
 export class ConfigError extends Error {}

@@ -1,4 +1,4 @@
-// Data retention per site: events older than the site's retention_days are deleted in the
+// Data retention per site (and ended sessions cleared away): events older than the site's retention_days are deleted in the
 // background, a slice at a time with a turn of the event loop between slices, so ingestion
 // (which shares the one SQLite connection) never waits behind a long delete.
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +30,8 @@ export function startRetentionJob(app: FastifyInstance, everyMs = 3_600_000): ()
     if (running) return;
     running = true;
     enforceRetention(app)
+      // Ended sessions are refused when read; this only clears them away.
+      .then(() => app.store.deleteExpiredRecords(Date.now()))
       .catch((err: unknown) => app.log.warn({ err }, 'retention pass failed'))
       .finally(() => { running = false; });
   };

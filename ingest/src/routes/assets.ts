@@ -24,8 +24,13 @@ export const assetRoutes: FastifyPluginAsync = async (app) => {
 
   // The snippet loads on every customer's pages: cacheable by anyone, for an hour.
   const headers = { 'cache-control': 'public, max-age=3600', 'access-control-allow-origin': '*' };
-  app.get('/f.js', serveBuiltAsset(snippet, headers));
-  app.get('/funnelbeam.mjs', serveBuiltAsset(module, headers));
+  app.get('/f.js', { config: { access: 'public' } }, serveBuiltAsset(snippet, headers));
+  app.get('/funnelbeam.mjs', { config: { access: 'public' } }, serveBuiltAsset(module, headers));
+
+  // The demo shop is public; the static plugin takes no route config, so it is given here.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, access: 'public' };
+  });
 
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/demo/', decorateReply: false });
 };

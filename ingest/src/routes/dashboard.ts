@@ -42,7 +42,10 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
 
   // The page is revalidated on every visit; it names the script and stylesheet by version, so
   // those may be cached for long.
-  app.get('/', send(html, 'no-cache'));
-  app.get('/dashboard.js', send(js, 'public, max-age=86400'));
-  app.get('/dashboard.css', send(css, 'public, max-age=86400'));
+  const page = { config: { access: 'public' as const } };
+  app.get('/', page, send(html, 'no-cache'));
+  // A shared link's page: the same dashboard, which then shows that one report (routes/shares.ts).
+  app.get('/share/:token', page, send(html, 'no-cache'));
+  app.get('/dashboard.js', page, send(js, 'public, max-age=86400'));
+  app.get('/dashboard.css', page, send(css, 'public, max-age=86400'));
 };

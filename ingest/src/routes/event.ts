@@ -46,7 +46,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
   const dropAutomated = !app.config.acceptAutomatedBrowsers;
   const botOptions = { allowHeadless: !dropAutomated };
 
-  app.post('/api/event', { bodyLimit: EVENT_BODY_LIMIT }, async (request, reply) => {
+  app.post('/api/event', { bodyLimit: EVENT_BODY_LIMIT, config: { access: 'public' } }, async (request, reply) => {
     const checked = validateEvents(request.body);
     if ('error' in checked) return refuse(reply, 400, checked.error, checked.field);
 

@@ -1,5 +1,5 @@
 // Funnels of a site: define (retroactively), read, delete, report, and preview unsaved.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { parseFunnelDefinition } from '../funnel/definition.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension } from '../funnel/report.js';
 import type { StoredFunnel } from '../store/types.js';
@@ -8,14 +8,14 @@ import { dateRangeQuery, parseDateRange } from './stats.js';
 
 const funnelIdPattern = '^[A-Za-z0-9_-]{1,64}$';
 
-const reportQuery = {
+export const reportQuery = {
   ...dateRangeQuery,
   properties: { ...dateRangeQuery.properties, breakdown: { type: 'string', enum: [...BREAKDOWN_DIMENSIONS] } },
 } as const;
 
 type SiteParams = { site: string };
 type FunnelParams = SiteParams & { id: string };
-type ReportQuery = { from: string; to: string; breakdown?: BreakdownDimension };
+export type ReportQuery = { from: string; to: string; breakdown?: BreakdownDimension };
 
 function present(funnel: StoredFunnel) {
   return {
@@ -26,6 +26,20 @@ function present(funnel: StoredFunnel) {
   };
 }
 
+/** A saved funnel's report, or why there is none yet (also what a shared link shows). */
+export async function answerFunnelReport(app: FastifyInstance, site: string, id: string, query: ReportQuery, reply: FastifyReply) {
+  const range = parseDateRange(query);
+  if ('error' in range) return reply.code(400).send(range);
+  try {
+    const report = await app.store.funnelReport(site, id, range, { now: Date.now(), breakdown: query.breakdown });
+    if (!report) return reply.code(404).send({ error: `no funnel ${id}`, field: 'id' });
+    return report;
+  } catch (error) {
+    if (!(error instanceof FunnelsWarmingUp)) throw error;
+    return reply.code(503).header('retry-after', '2').send({ error: error.message, field: null, warming: { done: error.done } });
+  }
+}
+
 export const funnelRoutes: FastifyPluginAsync = async (app) => {
   // Every route here is about one site; an unknown one is a 404 before anything else.
   app.addHook('preHandler', async (request, reply) => {
@@ -33,10 +47,10 @@ export const funnelRoutes: FastifyPluginAsync = async (app) => {
     if (site !== undefined && !(await app.sites.find(site, 0))) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
   });
 
-  app.get<{ Params: SiteParams }>('/api/sites/:site/funnels', async (request) =>
+  app.get<{ Params: SiteParams }>('/api/sites/:site/funnels', { config: { access: 'reports:read' } }, async (request) =>
     (await app.store.listFunnels(request.params.site)).map(present));
 
-  app.get<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', async (request, reply) => {
+  app.get<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', { config: { access: 'reports:read' } }, async (request, reply) => {
     const funnel = (await app.store.listFunnels(request.params.site)).find((f) => f.id === request.params.id);
     if (!funnel) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
     return present(funnel);
@@ -45,6 +59,7 @@ export const funnelRoutes: FastifyPluginAsync = async (app) => {
   // The definition is checked by parseFunnelDefinition alone: it names the exact field at fault
   // and, unlike a coercing schema, never turns a wrong type into a plausible value.
   app.put<{ Params: FunnelParams; Body: unknown }>('/api/sites/:site/funnels/:id', {
+    config: { access: 'funnels:write', audit: 'funnel.save' },
     schema: { params: { type: 'object', properties: { site: { type: 'string' }, id: { type: 'string', pattern: funnelIdPattern } } } },
   }, async (request, reply) => {
     const parsed = parseFunnelDefinition(request.body);
@@ -57,31 +72,19 @@ export const funnelRoutes: FastifyPluginAsync = async (app) => {
     return reply.code(existing ? 200 : 201).send(present(funnel));
   });
 
-  app.delete<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', async (request, reply) => {
+  app.delete<{ Params: FunnelParams }>('/api/sites/:site/funnels/:id', { config: { access: 'funnels:write', audit: 'funnel.delete' } }, async (request, reply) => {
     const deleted = await app.store.deleteFunnel(request.params.site, request.params.id);
     if (!deleted) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
     return reply.code(204).send();
   });
 
   app.get<{ Params: FunnelParams; Querystring: ReportQuery }>('/api/sites/:site/funnels/:id/report', {
+    config: { access: 'reports:read' },
     schema: { querystring: reportQuery },
-  }, async (request, reply) => {
-    const range = parseDateRange(request.query);
-    if ('error' in range) return reply.code(400).send(range);
-    try {
-      const report = await app.store.funnelReport(request.params.site, request.params.id, range, {
-        now: Date.now(),
-        breakdown: request.query.breakdown,
-      });
-      if (!report) return reply.code(404).send({ error: `no funnel ${request.params.id}`, field: 'id' });
-      return report;
-    } catch (error) {
-      if (!(error instanceof FunnelsWarmingUp)) throw error;
-      return reply.code(503).header('retry-after', '2').send({ error: error.message, field: null, warming: { done: error.done } });
-    }
-  });
+  }, async (request, reply) => answerFunnelReport(app, request.params.site, request.params.id, request.query, reply));
 
   app.post<{ Params: SiteParams; Querystring: ReportQuery; Body: unknown }>('/api/sites/:site/funnels/preview', {
+    config: { access: 'reports:read' },
     schema: { querystring: reportQuery },
   }, async (request, reply) => {
     const parsed = parseFunnelDefinition(request.body);

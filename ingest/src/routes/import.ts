@@ -24,6 +24,7 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
   app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
 
   app.post<{ Params: { site: string }; Body: AsyncIterable<Buffer> }>('/api/sites/:site/import', {
+    config: { access: 'admin', audit: 'site.import' },
     schema: { response: { 200: importReply } },
     // Checked before any parsing: the management scope would otherwise read a JSON body whole.
     onRequest: async (request, reply) => {

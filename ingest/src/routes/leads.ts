@@ -110,20 +110,20 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
   };
 
   // ---- Scoring rules
-  app.get<{ Params: SiteParams }>('/api/sites/:site/scoring', async (request, reply) => {
+  app.get<{ Params: SiteParams }>('/api/sites/:site/scoring', { config: { access: 'reports:read' } }, async (request, reply) => {
     const { scoring } = await app.store.getLeadSettings(request.params.site);
     if (!scoring) return refuse(reply, 404, 'no scoring rules set for this site', 'site');
     return scoring;
   });
 
-  app.put<{ Params: SiteParams; Body: unknown }>('/api/sites/:site/scoring', async (request, reply) => {
+  app.put<{ Params: SiteParams; Body: unknown }>('/api/sites/:site/scoring', { config: { access: 'funnels:write', audit: 'scoring.save' } }, async (request, reply) => {
     const parsed = parseScoringRules(request.body);
     if (!parsed.ok) return refuse(reply, 400, parsed.error, parsed.field);
     await app.store.putLeadSettings(request.params.site, { scoring: parsed.rules.definition });
     return parsed.rules.definition;
   });
 
-  app.delete<{ Params: SiteParams }>('/api/sites/:site/scoring', async (request, reply) => {
+  app.delete<{ Params: SiteParams }>('/api/sites/:site/scoring', { config: { access: 'funnels:write', audit: 'scoring.delete' } }, async (request, reply) => {
     const { scoring } = await app.store.getLeadSettings(request.params.site);
     if (!scoring) return refuse(reply, 404, 'no scoring rules set for this site', 'site');
     await app.store.putLeadSettings(request.params.site, { scoring: null });
@@ -131,13 +131,13 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
   });
 
   // ---- Webhook: the secret is shown when set, never read back.
-  app.get<{ Params: SiteParams }>('/api/sites/:site/webhook', async (request, reply) => {
+  app.get<{ Params: SiteParams }>('/api/sites/:site/webhook', { config: { access: 'admin' } }, async (request, reply) => {
     const { webhook } = await app.store.getLeadSettings(request.params.site);
     if (!webhook) return refuse(reply, 404, 'no webhook set for this site', 'site');
     return { url: webhook.url, secret_set: true };
   });
 
-  app.put<{ Params: SiteParams; Body: unknown }>('/api/sites/:site/webhook', async (request, reply) => {
+  app.put<{ Params: SiteParams; Body: unknown }>('/api/sites/:site/webhook', { config: { access: 'admin', audit: 'webhook.save' } }, async (request, reply) => {
     const body = request.body;
     if (!isRecord(body)) return refuse(reply, 400, 'body must be { "url": "https://…", "secret"?: string }', '(body)');
     const unknown = Object.keys(body).find((k) => k !== 'url' && k !== 'secret');
@@ -155,7 +155,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
     return { url: checked.url.href, secret };
   });
 
-  app.delete<{ Params: SiteParams }>('/api/sites/:site/webhook', async (request, reply) => {
+  app.delete<{ Params: SiteParams }>('/api/sites/:site/webhook', { config: { access: 'admin', audit: 'webhook.delete' } }, async (request, reply) => {
     const { webhook } = await app.store.getLeadSettings(request.params.site);
     if (!webhook) return refuse(reply, 404, 'no webhook set for this site', 'site');
     await app.store.putLeadSettings(request.params.site, { webhook: null });
@@ -163,7 +163,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
   });
 
   // ---- The sales side (CONTRACT.md): SAL, SQL, won, lost.
-  app.post<{ Params: LeadParams; Body: unknown }>('/api/sites/:site/leads/:lead/stage', async (request, reply) => {
+  app.post<{ Params: LeadParams; Body: unknown }>('/api/sites/:site/leads/:lead/stage', { config: { access: 'leads:write', audit: 'lead.stage' } }, async (request, reply) => {
     const move = parseStageMove(request.body, Date.now());
     if ('error' in move) return refuse(reply, 400, move.error, move.field);
     const { site, lead } = request.params;
@@ -180,6 +180,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
   // ---- Lead list and a lead's timeline
   app.get<{ Params: SiteParams; Querystring: { stage?: LeadStage; limit: number; offset: number; sort: (typeof LEAD_SORTS)[number] } }>(
     '/api/sites/:site/leads', {
+      config: { access: 'reports:read' },
       schema: {
         querystring: {
           type: 'object',
@@ -210,7 +211,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
       return { total: leads.length, limit, offset, leads: page };
     });
 
-  app.get<{ Params: LeadParams }>('/api/sites/:site/leads/:lead', async (request, reply) => {
+  app.get<{ Params: LeadParams }>('/api/sites/:site/leads/:lead', { config: { access: 'reports:read' } }, async (request, reply) => {
     const { site, lead } = request.params;
     const record = (await app.store.leads(site)).find((l) => l.lead === lead);
     if (!record) return refuse(reply, 404, `no lead ${lead}`, 'lead');
@@ -223,6 +224,7 @@ export const leadRoutes: FastifyPluginAsync = async (app) => {
 
   // ---- The sales funnel report
   app.get<{ Params: SiteParams; Querystring: { from: string; to: string; breakdown?: SalesBreakdown } }>('/api/sites/:site/sales-funnel', {
+    config: { access: 'reports:read' },
     schema: {
       querystring: {
         ...dateRangeQuery,

@@ -3,6 +3,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { dateRangeQuery, parseDateRange } from './stats.js';
+import { erasedTarget } from './access.js';
 
 type SiteParams = { site: string };
 
@@ -12,16 +13,23 @@ export const privacyRoutes: FastifyPluginAsync = async (app) => {
     if (site !== undefined && !(await app.sites.find(site, 0))) return reply.code(404).send({ error: `no site ${site}`, field: 'site' });
   });
 
-  app.delete<{ Params: SiteParams & { visitor: string } }>('/api/sites/:site/visitors/:visitor', async (request) => ({
-    deleted_events: await app.store.deleteVisitor(request.params.site, request.params.visitor),
-  }));
+  app.delete<{ Params: SiteParams & { visitor: string } }>('/api/sites/:site/visitors/:visitor', {
+    config: { access: 'privacy:write', audit: 'visitor.erase' },
+  }, async (request) => {
+    request.auditTarget = erasedTarget(request.params.visitor);
+    return { deleted_events: await app.store.deleteVisitor(request.params.site, request.params.visitor) };
+  });
 
-  app.delete<{ Params: SiteParams & { lead: string } }>('/api/sites/:site/leads/:lead', async (request) => ({
-    deleted_events: await app.store.deleteLead(request.params.site, request.params.lead),
-  }));
+  app.delete<{ Params: SiteParams & { lead: string } }>('/api/sites/:site/leads/:lead', {
+    config: { access: 'privacy:write', audit: 'lead.erase' },
+  }, async (request) => {
+    request.auditTarget = erasedTarget(request.params.lead);
+    return { deleted_events: await app.store.deleteLead(request.params.site, request.params.lead) };
+  });
 
   /** Newline-delimited JSON, one stored event a line, streamed: an export of millions fits in no memory. */
   app.get<{ Params: SiteParams; Querystring: { from: string; to: string } }>('/api/sites/:site/export', {
+    config: { access: 'export:read', audit: 'site.export' },
     schema: { querystring: dateRangeQuery },
   }, async (request, reply) => {
     const range = parseDateRange(request.query);

@@ -1,5 +1,6 @@
 // Sites: register a domain and the browser origins allowed to send its events.
 import type { FastifyPluginAsync } from 'fastify';
+import { mayUseSite } from '../accounts/permissions.js';
 import type { Site } from '../store/types.js';
 
 const domainPattern = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$';
@@ -58,10 +59,12 @@ function present(site: Site) {
 }
 
 export const siteRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/api/sites', { schema: { response: { 200: { type: 'array', items: siteReply } } } }, async () =>
-    app.sites.list().map(present));
+  // Every signed-in principal lists the sites it may see.
+  app.get('/api/sites', { config: { access: 'signed-in' }, schema: { response: { 200: { type: 'array', items: siteReply } } } }, async (request) =>
+    app.sites.list().filter((site) => mayUseSite(request.principal!, site.domain)).map(present));
 
   app.post<{ Body: SiteBody }>('/api/sites', {
+    config: { access: 'admin', audit: 'site.create' },
     schema: {
       body: { ...siteBody, required: ['domain'], properties: { ...siteBody.properties, domain: { type: 'string', pattern: domainPattern } } },
       response: { 201: siteReply },
@@ -78,16 +81,18 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
       return reply.code(409).send({ error: `site ${site.domain} exists already`, field: 'domain' });
     }
     app.sites.remember(site);
+    request.auditTarget = site.domain;
     return reply.code(201).send(present(site));
   });
 
-  app.get<{ Params: { site: string } }>('/api/sites/:site', { schema: { response: { 200: siteReply } } }, async (request, reply) => {
+  app.get<{ Params: { site: string } }>('/api/sites/:site', { config: { access: 'reports:read' }, schema: { response: { 200: siteReply } } }, async (request, reply) => {
     const site = await app.sites.find(request.params.site, 0);
     if (!site) return reply.code(404).send({ error: 'no such site', field: 'site' });
     return present(site);
   });
 
   app.patch<{ Params: { site: string }; Body: SiteBody }>('/api/sites/:site', {
+    config: { access: 'admin', audit: 'site.update' },
     schema: { body: siteBody, response: { 200: siteReply } },
   }, async (request, reply) => {
     const site = await app.sites.find(request.params.site, 0);

@@ -25,6 +25,7 @@ export function parseDateRange(query: { from: string; to: string }): TimeRange |
 
 export const statsRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { site: string }; Querystring: { from: string; to: string } }>('/api/sites/:site/stats', {
+    config: { access: 'reports:read' },
     schema: {
       querystring: dateRangeQuery,
       response: {
