@@ -1,4 +1,5 @@
-// The management API, with the admin token of this browser session (never in the URL).
+// The management API: with the owner token (or an API key) kept for this browser tab and sent as a
+// bearer header (never in the URL), or with the session cookie that signing in with an e-mail set.
 import type { FunnelDefinition } from '../../ingest/src/funnel/definition.js';
 import type { BreakdownDimension, FunnelReport } from '../../ingest/src/funnel/report.js';
 import type { LeadEntry } from '../../ingest/src/leads/lead.js';
@@ -82,6 +83,62 @@ export interface DateRange {
   to: string;
 }
 
+/** What a principal may do (GET /api/me); each control that needs one is shown only with it. */
+export type Permission = 'reports:read' | 'funnels:write' | 'leads:write' | 'export:read' | 'privacy:write' | 'admin';
+export type Role = 'admin' | 'editor' | 'viewer';
+
+/** Who is signed in. `sites` null: every site. */
+export interface Me {
+  email: string | null;
+  role: Role | 'owner' | 'key';
+  sites: string[] | null;
+  permissions: Permission[];
+}
+
+export interface User {
+  id: string;
+  email: string;
+  role: Role;
+  sites: string[] | null;
+  created_at: string;
+}
+
+/** What an API key may be given: every permission but `admin`. */
+export const KEY_SCOPES = ['reports:read', 'funnels:write', 'leads:write', 'export:read', 'privacy:write'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: KeyScope[];
+  sites: string[] | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface Share {
+  id: string;
+  funnel: string;
+  has_password: boolean;
+  created_at: string;
+}
+
+/** What a shared link opens (GET /api/share/:token), before or after its password. */
+export interface ShareInfo {
+  site: string;
+  funnel: FunnelDefinition & { id: string };
+  password_required: boolean;
+  unlocked: boolean;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  site: string | null;
+  target: string | null;
+}
+
 const TOKEN_KEY = 'funnelbeam.adminToken';
 
 export const session = {
@@ -109,17 +166,27 @@ let clockOffset = 0;
 /** The server's time now: a report's age is measured on its clock, not on a laptop's that may be off. */
 export const serverNow = (): number => Date.now() + clockOffset;
 
-let unauthorized: () => void = () => {};
-/** What to do when the token is refused: back to the sign-in form. */
-export function onUnauthorized(handler: () => void): void {
+let unauthorized: (hadToken: boolean) => void = () => {};
+/** What to do when the credentials are refused (the token, or an ended session): back to the sign-in form. */
+export function onUnauthorized(handler: (hadToken: boolean) => void): void {
   unauthorized = handler;
+}
+
+interface Init {
+  method?: string;
+  body?: unknown;
+  /**
+   * The bearer to send instead of the kept token, null for none (the cookie alone). Its 401 is
+   * the caller's answer (a wrong token or password, a locked link), not an ended session.
+   */
+  token?: string | null;
 }
 
 /** GETs on their way, by path: a report asked for twice at once (prefetch, then the view) is fetched once. */
 const inflight = new Map<string, Promise<unknown>>();
 
-export function request<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-  if (init.method || init.body !== undefined || init.token) return send<T>(path, init);
+export function request<T>(path: string, init: Init = {}): Promise<T> {
+  if (init.method || init.body !== undefined || init.token !== undefined) return send<T>(path, init);
   let pending = inflight.get(path) as Promise<T> | undefined;
   if (!pending) {
     pending = send<T>(path, init).finally(() => inflight.delete(path));
@@ -128,8 +195,10 @@ export function request<T>(path: string, init: { method?: string; body?: unknown
   return pending;
 }
 
-async function send<T>(path: string, init: { method?: string; body?: unknown; token?: string }): Promise<T> {
-  const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? session.token() ?? ''}` };
+async function send<T>(path: string, init: Init): Promise<T> {
+  const token = init.token === undefined ? session.token() : init.token;
+  // No header without a token: a cookie session is then the credential.
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
@@ -137,18 +206,18 @@ async function send<T>(path: string, init: { method?: string; body?: unknown; to
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
     cache: 'no-store',
   });
-  if (response.status === 401) {
-    session.signOut();
-    if (!init.token) unauthorized();
-    throw new ApiError(401, 'The admin token was not accepted.', 'authorization');
-  }
   // The header has whole seconds: half a second is added, the middle of the second it names.
   const date = Date.parse(response.headers.get('date') ?? '');
   if (date) clockOffset = date + 500 - Date.now();
   if (response.status === 204) return undefined as T;
   const data = (await response.json().catch(() => null)) as { error?: string; field?: string; warming?: { done: number } } | null;
+  if (response.status === 401 && init.token === undefined) {
+    session.signOut();
+    unauthorized(token !== null);
+    throw new ApiError(401, 'The credentials were not accepted.', 'authorization');
+  }
   if (!response.ok) {
-    const retryAfter = Math.min(60, Math.max(1, Number(response.headers.get('retry-after')) || 2));
+    const retryAfter = Math.max(1, Number(response.headers.get('retry-after')) || 2);
     throw new ApiError(response.status, data?.error ?? `${response.status} ${response.statusText}`, data?.field ?? null, data?.warming ?? null, retryAfter);
   }
   return data as T;
@@ -177,4 +246,31 @@ export const api = {
   lead: (domain: string, id: string) => request<LeadDetail>(`${site(domain)}/leads/${encodeURIComponent(id)}`),
   preview: (domain: string, definition: FunnelDefinition, range: DateRange) =>
     request<FunnelReport>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
+
+  /** `token`: the one being tried at sign-in, or null for the cookie alone. */
+  me: (token?: string | null) => request<Me>('/api/me', { token }),
+  login: (email: string, password: string) => request<void>('/api/login', { body: { email, password }, token: null }),
+  logout: () => request<void>('/api/logout', { method: 'POST', token: null }),
+
+  users: () => request<User[]>('/api/users'),
+  createUser: (user: { email: string; password: string; role: Role; sites?: string[] }) => request<User>('/api/users', { body: user }),
+  updateUser: (id: string, patch: { role?: Role; sites?: string[] | null }) =>
+    request<User>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
+  deleteUser: (id: string) => request<void>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  keys: () => request<ApiKey[]>('/api/keys'),
+  createKey: (key: { name: string; scopes: KeyScope[]; sites?: string[] }) => request<ApiKey & { key: string }>('/api/keys', { body: key }),
+  deleteKey: (id: string) => request<void>(`/api/keys/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  shares: (domain: string) => request<Share[]>(`${site(domain)}/shares`),
+  createShare: (domain: string, share: { funnel: string; password?: string }) => request<Share & { url: string }>(`${site(domain)}/shares`, { body: share }),
+  deleteShare: (domain: string, id: string) => request<void>(`${site(domain)}/shares/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  audit: (before?: number) => request<{ entries: AuditEntry[]; next_before: number | null }>(`/api/audit?limit=100${before ? `&before=${before}` : ''}`),
+};
+
+/** A shared link's funnel, without sign-in: only its own cookie (set by the password) goes along. */
+const share = (token: string): string => `/api/share/${encodeURIComponent(token)}`;
+export const shareApi = {
+  info: (token: string) => request<ShareInfo>(share(token), { token: null }),
+  unlock: (token: string, password: string) => request<void>(`${share(token)}/unlock`, { body: { password }, token: null }),
+  report: (token: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
+    request<SavedFunnelReport>(`${share(token)}/report?${rangeQuery(range, breakdown)}`, { token: null }),
 };

@@ -4,7 +4,8 @@ import type { FunnelReport, StepReport } from './api.js';
 import { h, type Child } from './dom.js';
 import { count, duration, pct } from './format.js';
 
-export function funnelChart(report: FunnelReport, selected: number | null, onSelect: (step: number) => void): HTMLElement {
+/** `onSelect`: null where a step is not to be drilled into (a shared link). */
+export function funnelChart(report: FunnelReport, selected: number | null, onSelect: ((step: number) => void) | null): HTMLElement {
   const first = report.steps[0]?.entered ?? 0;
   const last = report.steps.length - 1;
   const items: HTMLElement[] = [];
@@ -24,7 +25,7 @@ export function funnelChart(report: FunnelReport, selected: number | null, onSel
       swatch('gone', 'gone'),
       swatch('done', 'converted'),
     ),
-    h('p', { class: 'hint' }, 'Select a step to see where its leavers went and where the funnel’s visitors came from.'),
+    onSelect && h('p', { class: 'hint' }, 'Select a step to see where its leavers went and where the funnel’s visitors came from.'),
     h('ol', { class: 'funnel' }, ...items),
   );
 }
@@ -33,7 +34,7 @@ function swatch(kind: string, text: string): HTMLElement {
   return h('span', { class: 'key' }, h('span', { class: `swatch ${kind}`, 'aria-hidden': 'true' }), text);
 }
 
-function stepRow(step: StepReport, k: number, isLast: boolean, first: number, selected: boolean, onSelect: (step: number) => void): HTMLElement {
+function stepRow(step: StepReport, k: number, isLast: boolean, first: number, selected: boolean, onSelect: ((step: number) => void) | null): HTMLElement {
   const bar = h('div', { class: 'bar' });
   bar.style.width = `${first ? (step.entered / first) * 100 : 0}%`;
   const wentOn = step.entered - step.exited;
@@ -44,18 +45,20 @@ function stepRow(step: StepReport, k: number, isLast: boolean, first: number, se
   return h(
     'li',
     { class: `step${selected ? ' selected' : ''}`, 'data-step': k },
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'step-name',
-        'aria-expanded': selected ? 'true' : 'false',
-        'aria-controls': 'step-detail',
-        onclick: () => onSelect(k),
-      },
-      `${k + 1}. `,
-      step.name,
-    ),
+    onSelect
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'step-name',
+            'aria-expanded': selected ? 'true' : 'false',
+            'aria-controls': 'step-detail',
+            onclick: () => onSelect(k),
+          },
+          `${k + 1}. `,
+          step.name,
+        )
+      : h('span', { class: 'step-label' }, `${k + 1}. `, step.name),
     h('div', { class: 'track', 'aria-hidden': 'true' }, bar),
     h(
       'p',

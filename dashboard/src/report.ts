@@ -1,7 +1,8 @@
 // The report view: pickers, then the funnel as a picture, the step in focus, the numbers as a
 // table, the breakdown and the trend. A funnel still being computed over its history shows its
 // partial numbers and the progress, fetched again until whole; a restarting collector, its warm-up.
-import { api, ApiError, serverNow, type BreakdownDimension, type FunnelReport, type SavedFunnelReport, type SourceReport, type StepReport } from './api.js';
+// A shared link shows the same, read-only: its one funnel, no editing, export or drill-down.
+import { ApiError, serverNow, type BreakdownDimension, type FunnelReport, type SavedFunnelReport, type SourceReport, type StepReport } from './api.js';
 import { funnelChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
@@ -16,7 +17,13 @@ export interface ReportContext {
   changed(): void;
   status(message: string): void;
   fail(error: unknown): void;
-  openEditor(id: string | null): void;
+  /** The report of the picked funnel, range and breakdown: the site's, or a shared link's. */
+  fetch(): Promise<SavedFunnelReport>;
+  /** Opens the funnel editor; null when the principal may not edit funnels. */
+  openEditor: ((id: string | null) => void) | null;
+  exportCsv: boolean;
+  /** A shared link's report: no funnel picker and no step to drill into, its funnel is all it shows. */
+  shared?: boolean;
 }
 
 /** A partial report (its funnel is being back-filled) is fetched again this often. */
@@ -51,7 +58,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       { class: 'card empty' },
       h('h2', {}, 'No funnel yet'),
       h('p', {}, 'A funnel is a list of steps, such as landing page → pricing → signup. Define one, and it reports on the events already collected.'),
-      h('button', { type: 'button', onclick: () => ctx.openEditor(null) }, 'Create a funnel'),
+      ctx.openEditor && h('button', { type: 'button', onclick: () => ctx.openEditor?.(null) }, 'Create a funnel'),
     );
   }
   const results = h('div', { class: 'results', 'aria-busy': 'true' });
@@ -78,7 +85,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       load();
     },
   });
-  const exportButton = h('button', {
+  const exportButton = ctx.exportCsv && h('button', {
     type: 'button',
     class: 'secondary',
     disabled: true,
@@ -96,20 +103,20 @@ export function reportView(ctx: ReportContext): HTMLElement {
     if (!background) {
       ctx.changed();
       results.setAttribute('aria-busy', 'true');
-      exportButton.disabled = true;
+      if (exportButton) exportButton.disabled = true;
       ctx.status('Loading the report…');
     }
     // A pick elsewhere (another funnel or range: a newer call) or another view stops the polling.
     const wanted = () => call === latest && view.isConnected;
     try {
-      const next = await api.report(state.site, state.funnelId, rangeOf(state), state.breakdown);
+      const next = await ctx.fetch();
       if (!wanted()) return;
       report = next;
       lagged = next.fresh_until !== null && serverNow() - next.fresh_until >= LAG_MS;
       renderResults();
       const partial = next.backfill;
-      fill(notice, partial && computing(partial.done));
-      exportButton.disabled = partial !== null;
+      fill(notice, partial && computing(partial.done, !!exportButton));
+      if (exportButton) exportButton.disabled = partial !== null;
       if (partial) again = setTimeout(() => wanted() && load(true), POLL_MS);
       const { from: f, to: t } = rangeOf(state);
       if (!background || !partial) ctx.status(`Report of ${f} to ${t} loaded${partial ? ': partial, still being computed' : ''}.`);
@@ -121,8 +128,8 @@ export function reportView(ctx: ReportContext): HTMLElement {
         const { done } = error.warming;
         const restarting = !report?.backfill;
         fill(notice, restarting ? progress('warming', 'The collector is restarting: restoring funnels…', done,
-          report ? 'The numbers below are from before the restart.' : 'The report follows as soon as they are back.') : computing(done));
-        again = setTimeout(() => wanted() && load(true), error.retryAfter * 1000);
+          report ? 'The numbers below are from before the restart.' : 'The report follows as soon as they are back.') : computing(done, !!exportButton));
+        again = setTimeout(() => wanted() && load(true), Math.min(60, error.retryAfter) * 1000);
         if (!background) ctx.status(`Waiting for the ${restarting ? 'collector to restart' : 'funnel to be computed'}: the report will load by itself.`);
       } else {
         fill(notice);
@@ -156,7 +163,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
     fill(
       results,
       kpis(current),
-      funnelChart(current, state.step, toggleStep),
+      funnelChart(current, state.step, ctx.shared ? null : toggleStep),
       state.step !== null && current.steps[state.step] ? stepDetail(current, state.step) : null,
       stepsTable(current),
       current.breakdown_by ? breakdownTable(current) : null,
@@ -171,10 +178,15 @@ export function reportView(ctx: ReportContext): HTMLElement {
     h(
       'form',
       { class: 'controls card', 'aria-label': 'Report options', onsubmit: (e) => e.preventDefault() },
-      field('Funnel', funnel),
+      !ctx.shared && field('Funnel', funnel),
       ...rangeFields(state, load),
       field('Breakdown', breakdown),
-      h('div', { class: 'actions' }, exportButton, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.openEditor(state.funnelId) }, 'Edit funnel')),
+      (exportButton || ctx.openEditor) && h(
+        'div',
+        { class: 'actions' },
+        exportButton,
+        ctx.openEditor && h('button', { type: 'button', class: 'secondary', onclick: () => ctx.openEditor?.(state.funnelId) }, 'Edit funnel'),
+      ),
     ),
     freshness,
     notice,
@@ -184,9 +196,9 @@ export function reportView(ctx: ReportContext): HTMLElement {
   return view;
 }
 
-const computing = (done: number): HTMLElement =>
+const computing = (done: number, exportCsv: boolean): HTMLElement =>
   progress('backfill', 'Computing this funnel over your history…', done,
-    'The numbers below are partial and fill in as it goes; the full report replaces them here (Export CSV waits for it).');
+    `The numbers below are partial and fill in as it goes; the full report replaces them here${exportCsv ? ' (Export CSV waits for it)' : ''}.`);
 
 /** How far a computation is: the percentage and a bar (indeterminate before its first step). */
 function progress(kind: string, title: string, done: number, note: string): HTMLElement {

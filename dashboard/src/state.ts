@@ -1,11 +1,13 @@
 // What the marketer picked, kept for the browser session so a reload shows the same view.
-import type { BreakdownDimension, DateRange, Funnel, LeadSort, LeadStage, SalesBreakdown, Site } from './api.js';
+import type { BreakdownDimension, DateRange, Funnel, LeadSort, LeadStage, Me, Permission, SalesBreakdown, Site } from './api.js';
 import { utcDate } from './format.js';
 
 export type RangePreset = 'today' | '7d' | '30d' | '90d' | 'custom';
-export type View = 'report' | 'editor' | 'leads' | 'settings';
+export type View = 'report' | 'editor' | 'leads' | 'settings' | 'admin';
 
 export interface State {
+  /** Who is signed in, and what they may do. */
+  me: Me | null;
   sites: Site[];
   site: string;
   funnels: Funnel[];
@@ -60,8 +62,10 @@ export const LEAD_SORTS: [LeadSort, string][] = [
   ['created', 'Newest'],
 ];
 
-export function initialState(): State {
+/** `kept`: the view kept for the tab; a shared link starts afresh. */
+export function initialState(kept = true): State {
   const state: State = {
+    me: null,
     sites: [],
     site: '',
     funnels: [],
@@ -79,7 +83,7 @@ export function initialState(): State {
     lead: null,
   };
   try {
-    Object.assign(state, pick(JSON.parse(sessionStorage.getItem(KEY) ?? '{}') as Partial<State>));
+    if (kept) Object.assign(state, pick(JSON.parse(sessionStorage.getItem(KEY) ?? '{}') as Partial<State>));
   } catch {
     // A view that does not parse is forgotten.
   }
@@ -95,6 +99,17 @@ function pick(source: Partial<State>): Partial<State> {
   for (const key of KEPT) if (source[key] !== undefined) kept[key] = source[key];
   return kept as Partial<State>;
 }
+
+export const can = (state: State, permission: Permission): boolean => state.me?.permissions.includes(permission) ?? false;
+
+/** The view each one needs: a principal is never shown a view whose every control would be refused. */
+export const VIEW_PERMISSION: Record<View, Permission> = {
+  report: 'reports:read',
+  leads: 'reports:read',
+  editor: 'funnels:write',
+  settings: 'admin',
+  admin: 'admin',
+};
 
 /** The UTC days a preset covers, today included. */
 export function rangeOf(state: Pick<State, 'preset' | 'custom'>): DateRange {

@@ -173,7 +173,7 @@ describe('a change with a session cookie', () => {
     const put = (headers: Record<string, string>) => fetch(`${collector.url}/api/sites/${A}/funnels/csrf`, {
       method: 'PUT', headers: { cookie: `fb_session=${session}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(funnel),
     });
-    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, {}, { 'sec-fetch-site': 'cross-site' }]) {
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, {}, { 'sec-fetch-site': 'cross-site' }] as Record<string, string>[]) {
       const reply = await put(headers);
       expect(reply.status, JSON.stringify(headers)).toBe(403);
       expect(((await reply.json()) as { field: string }).field).toBe('origin');

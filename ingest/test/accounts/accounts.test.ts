@@ -37,7 +37,6 @@ beforeAll(async () => {
     const reply = await fetch(`${collector.url}/api/event`, { method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': UA }, body: JSON.stringify(event) });
     expect(reply.status).toBe(202);
   }
-  await collector.app.queue.flush?.();
   await collector.app.store.settled();
 });
 
