@@ -3,8 +3,8 @@
 // No collector can score leads at ingest when its neighbours write events and moves too, so
 // the one collector that holds the materializer lease applies the shared log to a LeadTracker
 // (the one SQLite runs at ingest), in the order a single collector would have seen it: the
-// events (in order of arrival), the sales side's stage moves, changes of scoring rules and
-// webhook, and erasures, merged by their sequence number (the same microsecond clock). It writes
+// events (in order of arrival), the sales side's stage moves, changes of scoring rules,
+// webhook and CRM connectors, and erasures, merged by their sequence number (the same microsecond clock). It writes
 // what changed (`takeChanges`) for every collector to read. Webhook deliveries come out with ids
 // that depend only on the operation that caused them, so a collector taking over names them alike.
 import { createHash } from 'node:crypto';
@@ -12,16 +12,18 @@ import type { LeadRecord, StageMove, StageMoveResult } from './lead.js';
 import { cloneLead } from './lead.js';
 import { parseScoringRules, type ScoringRules } from './scoring.js';
 import { LeadTracker, type LeadUpdate, type NewStageChange, type TrackedEvent } from './tracker.js';
-import { webhookPayload, type WebhookConfig } from './webhook.js';
+import { webhookPayload } from './webhook.js';
+import { targetsFor, type OutboundTarget } from './outbound.js';
 
 export type LeadOperation<E extends TrackedEvent = TrackedEvent> =
   | { kind: 'event'; seq: number; event: E }
   | { kind: 'move'; seq: number; id: string; lead: string; move: StageMove }
   | { kind: 'scoring'; seq: number; rules: ScoringRules | null }
-  | { kind: 'webhook'; seq: number; webhook: WebhookConfig | null }
+  /** The webhook or a CRM connector was set up (`on`) or removed. */
+  | { kind: 'outbound'; seq: number; target: OutboundTarget; on: boolean }
   | { kind: 'erase'; seq: number; lead: string | null; visitors: string[] };
 
-/** A webhook delivery as the replay derives it (its sending state is the store's). */
+/** A delivery as the replay derives it, for each of its targets (their sending state is the store's). */
 export interface DerivedDelivery {
   id: string;
   lead: string;
@@ -29,8 +31,8 @@ export interface DerivedDelivery {
   body: string;
   /** The operation that caused it; a lead's deliveries go in this order. */
   seq: number;
-  /** The webhook was removed after it was queued: it is not sent. */
-  dropped: boolean;
+  /** The targets it goes to: those set up when it was caused, less any removed since. */
+  targets: OutboundTarget[];
 }
 
 /** Where a replay keeps which events are whose: in memory (tests, a whole replay), or in the store. */
@@ -62,13 +64,13 @@ export interface ReplayChanges<E> {
   /** Events that joined a lead's timeline. */
   timeline: { lead: string; event: E; seq: number }[];
   deliveries: DerivedDelivery[];
-  /** The webhook was removed at this seq: deliveries caused before it are not sent. */
-  droppedAt: number | null;
+  /** Targets removed, and when: their deliveries caused before are not sent. */
+  droppedAt: Map<OutboundTarget, number>;
   moves: Map<string, StageMoveResult>;
   erased: { lead: string | null; visitors: string[] }[];
 }
 
-const KIND_ORDER = { webhook: 0, scoring: 1, erase: 2, move: 3, event: 4 } as const;
+const KIND_ORDER = { outbound: 0, scoring: 1, erase: 2, move: 3, event: 4 } as const;
 
 /** Operations of one site in the order they took effect (ties: settings, erasures, moves, then events). */
 export function orderOperations<E extends TrackedEvent>(operations: LeadOperation<E>[]): LeadOperation<E>[] {
@@ -98,21 +100,21 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
   readonly deliveries: DerivedDelivery[] = [];
   private changed = new Set<string>();
   private timeline: ReplayChanges<E>['timeline'] = [];
-  private droppedAt: number | null = null;
+  private droppedAt = new Map<OutboundTarget, number>();
   private erased: ReplayChanges<E>['erased'] = [];
   private newMoves = new Map<string, StageMoveResult>();
-  private webhook = false;
+  private readonly targets = new Set<OutboundTarget>();
   /** The seq of the last operation applied. */
   lastSeq = -Infinity;
 
   constructor(private readonly site: string, private readonly history: LeadHistory<E> = new MemoryHistory<E>()) {}
 
   /** Restores what a previous holder wrote: leads, identity links, the settings in force, and the anonymous visits of the last hours. */
-  restore(state: { leads: LeadRecord[]; links: Iterable<[string, string]>; rules: ScoringRules | null; webhook: boolean; anonymous: { event: E; seq: number }[] }): void {
+  restore(state: { leads: LeadRecord[]; links: Iterable<[string, string]>; rules: ScoringRules | null; targets: OutboundTarget[]; anonymous: { event: E; seq: number }[] }): void {
     for (const record of state.leads) this.tracker.restore(cloneLead(record));
     for (const [visitor, lead] of state.links) this.tracker.restoreLink(this.site, visitor, lead);
     this.tracker.setRules(this.site, state.rules === null ? null : parsedRules(state.rules));
-    this.webhook = state.webhook;
+    for (const target of state.targets) this.targets.add(target);
     for (const { event } of state.anonymous) this.tracker.restoreAnonymous(event, event);
   }
 
@@ -123,6 +125,7 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
       case 'event': {
         const update = tracker.observe([{ event: operation.event, ref: operation.event }]);
         this.remember(update, operation.seq);
+        for (const created of update.created) this.queue(operation.seq, created);
         for (const change of update.changes) this.queue(operation.seq, change);
         break;
       }
@@ -137,12 +140,14 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
         }
         break;
       }
-      case 'webhook':
-        this.webhook = operation.webhook !== null;
-        // Removing the webhook drops what it had not delivered yet.
-        if (!this.webhook) {
-          for (const delivery of this.deliveries) delivery.dropped = true;
-          this.droppedAt = operation.seq;
+      case 'outbound':
+        if (operation.on) {
+          this.targets.add(operation.target);
+        } else {
+          // Removing a target drops what it had not delivered yet.
+          this.targets.delete(operation.target);
+          for (const delivery of this.deliveries) delivery.targets = delivery.targets.filter((t) => t !== operation.target);
+          this.droppedAt.set(operation.target, operation.seq);
         }
         break;
       case 'scoring':
@@ -193,7 +198,7 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
     };
     this.changed = new Set();
     this.timeline = [];
-    this.droppedAt = null;
+    this.droppedAt = new Map();
     this.erased = [];
     this.newMoves = new Map();
     this.moveResults.clear();
@@ -201,9 +206,10 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
   }
 
   private queue(seq: number, { record, change }: NewStageChange): void {
-    if (!this.webhook) return;
+    const targets = targetsFor(this.targets, change);
+    if (targets.length === 0) return;
     const payload = webhookPayload(record, change, this.tracker.rulesOf(this.site));
-    this.deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, dropped: false });
+    this.deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, targets });
   }
 
   private remember(update: LeadUpdate<E>, seq: number): void {

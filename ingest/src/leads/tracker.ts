@@ -59,6 +59,8 @@ export interface NewStageChange {
 export interface LeadUpdate<R> {
   /** Leads whose row changed. */
   leads: LeadRecord[];
+  /** Leads named for the first time (their change is the `lead` stage, from nothing): a CRM creates the contact. */
+  created: NewStageChange[];
   changes: NewStageChange[];
   /** Visitors that named a lead for the first time, and when (funnels apply the same links, funnel/identity.ts). */
   links: { site: string; visitor: string; lead: string; at: number; ref: R }[];
@@ -130,7 +132,7 @@ export class LeadTracker<R = unknown> {
 
   /** Scores committed events and links identities; returns what the store must write. */
   observe(batch: readonly { event: TrackedEvent; ref: R }[]): LeadUpdate<R> {
-    const update: LeadUpdate<R> = { leads: [], changes: [], links: [], events: [] };
+    const update: LeadUpdate<R> = { leads: [], created: [], changes: [], links: [], events: [] };
     const touched = new Set<LeadState>();
     for (const { event, ref } of batch) {
       if (event.ts > this.latestTs) this.latestTs = event.ts;
@@ -145,10 +147,13 @@ export class LeadTracker<R = unknown> {
         this.leadOf.set(visitorKey, event.lead);
         update.links.push({ site: event.site, visitor: event.visitor, lead: event.lead, at: event.ts, ref });
       }
+      const isNew = !this.leads.has(key(event.site, lead));
       const state = this.leadState(event, lead);
       const rules = this.rules.get(event.site) ?? null;
       const record = state.record;
       if (event.lead !== null) this.join(state, event, rules, update);
+      // After the join, so the new lead carries the entry source of the visit that named it.
+      if (isNew) update.created.push({ record: cloneLead(record), change: { ...record.changes[0] } });
       const points = rules ? pointsFor(rules, event, this.visitAwards(state, event.session)) : 0;
       this.score(state, points, event.ts, rules, update);
       record.firstSeen = Math.min(record.firstSeen, event.ts);
@@ -187,7 +192,7 @@ export class LeadTracker<R = unknown> {
     const state = this.leads.get(key(site, lead));
     if (!state) return null;
     const rules = this.rules.get(site) ?? null;
-    const update: LeadUpdate<R> = { leads: [], changes: [], links: [], events: [] };
+    const update: LeadUpdate<R> = { leads: [], created: [], changes: [], links: [], events: [] };
     state.visits = new Map();
     state.record.score = { value: 0, at: state.record.createdAt };
     for (const event of events) {

@@ -47,7 +47,7 @@ export function sign(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-export type WebhookEventType = 'lead.mql' | 'lead.stage';
+export type WebhookEventType = 'lead.created' | 'lead.mql' | 'lead.stage';
 
 export interface WebhookPayload {
   type: WebhookEventType;
@@ -59,14 +59,14 @@ export interface WebhookPayload {
   score: number;
   amount?: number;
   currency?: string;
-  entry: { channel: string; source: string | null; campaign: string | null };
+  entry: { channel: string; source: string | null; medium: string | null; campaign: string | null; landing: string | null };
 }
 
-/** The body announcing a stage change: `lead.mql` when scoring made it an MQL, else `lead.stage`. */
+/** The body announcing a stage change: `lead.created` for a new lead (CRMs only), `lead.mql` when scoring made it an MQL, else `lead.stage`. */
 export function webhookPayload(record: LeadRecord, change: StageChange, rules: ParsedScoringRules | null): WebhookPayload {
   const score = decayTo(record.score, change.at, rules?.halfLifeMs ?? null).value;
   return {
-    type: change.stage === 'mql' ? 'lead.mql' : 'lead.stage',
+    type: change.from === null ? 'lead.created' : change.stage === 'mql' ? 'lead.mql' : 'lead.stage',
     site: record.site,
     lead: record.lead,
     stage: change.stage,
@@ -75,7 +75,10 @@ export function webhookPayload(record: LeadRecord, change: StageChange, rules: P
     score: roundScore(score),
     ...(change.amount !== null ? { amount: change.amount } : {}),
     ...(change.currency !== null ? { currency: change.currency } : {}),
-    entry: { channel: record.entry.channel, source: record.entry.source, campaign: record.entry.campaign },
+    entry: {
+      channel: record.entry.channel, source: record.entry.source, medium: record.entry.medium,
+      campaign: record.entry.campaign, landing: record.entry.landing,
+    },
   };
 }
 

@@ -6,6 +6,8 @@ import type { BreakdownDimension, FunnelReport } from '../funnel/report.js';
 import type { LeadRecord, StageMove, StageMoveResult } from '../leads/lead.js';
 import type { ScoringRules } from '../leads/scoring.js';
 import type { WebhookConfig } from '../leads/webhook.js';
+import type { OutboundTarget } from '../leads/outbound.js';
+import type { HubSpotConfig, PipedriveConfig } from '../crm/config.js';
 
 export interface Site {
   domain: string;
@@ -66,16 +68,21 @@ export interface ReportOptions {
   breakdown?: BreakdownDimension;
 }
 
-/** A site's lead settings: scoring rules and the outgoing webhook (null: none). */
+/** A site's lead settings: scoring rules, the outgoing webhook and the CRM connectors (null: none). */
 export interface LeadSettings {
   scoring: ScoringRules | null;
   webhook: WebhookConfig | null;
+  hubspot: HubSpotConfig | null;
+  pipedrive: PipedriveConfig | null;
 }
 
-/** A pending webhook delivery in the outbox: the exact body, signed when sent. */
+/** A pending delivery in the outbox (leads/outbound.ts): the exact body, for one target. */
 export interface WebhookDelivery {
   id: string;
   site: string;
+  /** The lead it is about: a CRM delivery looks up the lead's contact ids by it. */
+  lead: string;
+  target: OutboundTarget;
   type: string;
   body: string;
   /** Failed attempts so far. */
@@ -87,6 +94,8 @@ export interface WebhookDelivery {
 export type DeliveryOutcome =
   | { status: 'delivered' }
   | { status: 'retry'; at: number; error: string }
+  /** Not attempted (its target is paused): due again at `at`, no attempt counted. */
+  | { status: 'hold'; at: number; error: string }
   | { status: 'failed'; error: string };
 
 /** The kinds of account records (accounts/): users, sessions, API keys and shared links. */
@@ -160,7 +169,7 @@ export interface Store {
   /**
    * Sets the settings given (null clears one). New scoring rules score the site's leads again
    * from their events (a lead still in `lead` that now reaches the threshold becomes an MQL,
-   * queueing its webhook); removing the webhook drops its pending deliveries.
+   * queueing its webhook); removing the webhook or a CRM connector drops its pending deliveries.
    */
   putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void>;
   /**
@@ -172,7 +181,7 @@ export interface Store {
   leadEvents(site: string, lead: string, limit: number): Promise<StoredEvent[]>;
   /** A sales-side stage move, checked against the stage machine; a change is stored with its webhook delivery. */
   moveLeadStage(site: string, lead: string, move: StageMove): Promise<StageMoveResult>;
-  /** Deliveries due at `now`, oldest first; a lead's deliveries go in order (one waits while an earlier one is pending). */
+  /** Deliveries due at `now`, oldest first; a lead's deliveries to one target go in order (one waits while an earlier one is pending). */
   dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]>;
   settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void>;
 

@@ -154,7 +154,7 @@ describe.each(engines)('leads on the $name store', (engine) => {
       expect(hook.headers['x-funnelbeam-event']).toBe('lead.mql');
       expect(hook.json).toEqual({
         type: 'lead.mql', site: SITE, lead, stage: 'mql', from: 'lead', at: new Date(T + 180_000).toISOString(), score: 30,
-        entry: { channel: 'Paid Search', source: 'google', campaign: 'spa-week' },
+        entry: expect.objectContaining({ channel: 'Paid Search', source: 'google', campaign: 'spa-week' }),
       });
     });
 

@@ -5,7 +5,6 @@ import { deliveryId, orderOperations, replayLeads, type LeadOperation } from '..
 import { event, MIN, SITE, T0 } from './helpers.js';
 
 const SCORING = { threshold: 20, rules: [{ points: 10, event: 'deal_view' }] };
-const WEBHOOK = { url: 'https://crm.example.com/hook', secret: 'a-long-enough-test-secret' };
 
 /** A lead named at signup that turns MQL at its second deal view (seq = arrival in µs). */
 const journey: LeadOperation[] = [
@@ -21,21 +20,21 @@ describe('replayLeads', () => {
     const ops: LeadOperation[] = [
       { kind: 'event', seq: 5, event: event(T0, 'pageview') },
       { kind: 'move', seq: 5, id: 'm', lead: 'L1', move: { stage: 'sal', at: T0 } },
-      { kind: 'webhook', seq: 5, webhook: null },
+      { kind: 'outbound', seq: 5, target: 'webhook', on: false },
       { kind: 'scoring', seq: 2, rules: null },
     ];
-    expect(orderOperations(ops).map((op) => op.kind)).toEqual(['scoring', 'webhook', 'move', 'event']);
+    expect(orderOperations(ops).map((op) => op.kind)).toEqual(['scoring', 'outbound', 'move', 'event']);
   });
 
   it('queues a delivery only while the webhook is set, named by its cause, and drops it when the webhook goes', () => {
-    const withHook = replayLeads(SITE, orderOperations([...journey, { kind: 'webhook', seq: 12, webhook: WEBHOOK }]));
+    const withHook = replayLeads(SITE, orderOperations([...journey, { kind: 'outbound', seq: 12, target: 'webhook', on: true }]));
     expect(withHook.lead('L1')?.stage).toBe('mql');
-    expect(withHook.deliveries.map((d) => [d.id, d.type, d.dropped])).toEqual([[deliveryId(13, 'L1'), 'lead.mql', false]]);
+    expect(withHook.deliveries.map((d) => [d.id, d.type, d.targets])).toEqual([[deliveryId(13, 'L1'), 'lead.mql', ['webhook']]]);
     expect(JSON.parse(withHook.deliveries[0].body)).toMatchObject({ lead: 'L1', stage: 'mql', score: 20, at: new Date(T0 + 3 * MIN).toISOString() });
     // The webhook set only after the MQL: nothing to send.
-    expect(replayLeads(SITE, orderOperations([...journey, { kind: 'webhook', seq: 14, webhook: WEBHOOK }])).deliveries).toEqual([]);
-    const removed = replayLeads(SITE, orderOperations([...journey, { kind: 'webhook', seq: 2, webhook: WEBHOOK }, { kind: 'webhook', seq: 20, webhook: null }]));
-    expect(removed.deliveries.map((d) => d.dropped)).toEqual([true]);
+    expect(replayLeads(SITE, orderOperations([...journey, { kind: 'outbound', seq: 14, target: 'webhook', on: true }])).deliveries).toEqual([]);
+    const removed = replayLeads(SITE, orderOperations([...journey, { kind: 'outbound', seq: 2, target: 'webhook', on: true }, { kind: 'outbound', seq: 20, target: 'webhook', on: false }]));
+    expect(removed.deliveries.map((d) => d.targets)).toEqual([[]]);
   });
 
   it('settles racing moves by the order of the log: the later one is refused if it no longer follows', () => {
@@ -55,7 +54,7 @@ describe('replayLeads', () => {
 
   it('carried on with later operations, gives what a replay from the start gives', () => {
     const later: LeadOperation[] = [
-      { kind: 'webhook', seq: 30, webhook: WEBHOOK },
+      { kind: 'outbound', seq: 30, target: 'hubspot', on: true },
       { kind: 'move', seq: 31, id: 'sal', lead: 'L1', move: { stage: 'sal', at: T0 + 10 * MIN } },
       { kind: 'scoring', seq: 32, rules: { threshold: 5, rules: [{ points: 5, event: 'pageview' }] } },
     ];

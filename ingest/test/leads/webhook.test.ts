@@ -41,7 +41,7 @@ describe('webhookPayload', () => {
     record.score = { value: 40, at: T0 + DAY };
     expect(webhookPayload(record, record.changes[1], null)).toEqual({
       type: 'lead.mql', site: record.site, lead: 'L1', stage: 'mql', from: 'lead', at: new Date(T0 + DAY).toISOString(), score: 40,
-      entry: { channel: 'Email', source: 'newsletter', campaign: null },
+      entry: { channel: 'Email', source: 'newsletter', medium: null, campaign: null, landing: '/' },
     });
     expect(webhookPayload(record, record.changes[4], null)).toMatchObject({ type: 'lead.stage', stage: 'won', from: 'sql', amount: 99, currency: 'USD' });
   });

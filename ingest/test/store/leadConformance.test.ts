@@ -1,6 +1,6 @@
 // Leads must not depend on the store: SQLite keeps them at ingest in memory, ClickHouse replays
 // them from the shared log. Random scripts of visits (anonymous starts, signups naming leads,
-// later visits, retried copies), stage moves and changes of scoring rules and webhook run on
+// later visits, retried copies), stage moves and changes of scoring rules, webhook and CRM connectors run on
 // both, in the same order; the leads, their timelines, every move's answer and the pending
 // webhook deliveries must be equal.
 import fc from 'fast-check';
@@ -10,6 +10,7 @@ import type { StoredEvent } from '../../src/event.js';
 import type { ScoringRules } from '../../src/leads/scoring.js';
 import type { StageMoveResult } from '../../src/leads/lead.js';
 import { SALES_STAGES, type SalesStage } from '../../src/leads/stages.js';
+import { OUTBOUND_TARGETS, type OutboundTarget } from '../../src/leads/outbound.js';
 import { bothStores, skipClickHouse } from './bothStores.js';
 import { storedEvent } from './fixture.js';
 
@@ -27,6 +28,11 @@ const RULES: (ScoringRules | null)[] = [
   },
 ];
 const WEBHOOK = { url: 'https://crm.example.com/hook', secret: 'a-long-enough-test-secret' };
+const TARGET_SETTINGS = {
+  webhook: WEBHOOK,
+  hubspot: { accessToken: 'hubspot-token', clientSecret: 'hubspot-secret', stages: { mql: 'marketingqualifiedlead' } },
+  pipedrive: { apiToken: 'pipedrive-token', webhookUser: 'funnelbeam', webhookPassword: 'a-long-password' },
+};
 
 const eventArb = fc.record({
   name: fc.constantFrom('pageview', 'deal_view', 'add_to_cart', 'signup', 'purchase'),
@@ -46,13 +52,13 @@ type Step =
   | { kind: 'batch'; size: number; retry: boolean }
   | { kind: 'move'; lead: string; stage: SalesStage; amount: boolean }
   | { kind: 'scoring'; rules: number }
-  | { kind: 'webhook'; on: boolean };
+  | { kind: 'outbound'; target: OutboundTarget; on: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('batch' as const), size: fc.integer({ min: 1, max: 8 }), retry: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('move' as const), lead: fc.constantFrom(...LEADS), stage: fc.constantFrom(...SALES_STAGES), amount: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('scoring' as const), rules: fc.integer({ min: 0, max: RULES.length - 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('webhook' as const), on: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('outbound' as const), target: fc.constantFrom(...OUTBOUND_TARGETS), on: fc.boolean() }) },
 );
 
 type Visit = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
@@ -76,14 +82,14 @@ const answer = (result: StageMoveResult) =>
 /** Of each lead, the delivery that is next (the others wait for it), for one site. */
 async function nextDeliveries(store: Store, site: string): Promise<Omit<WebhookDelivery, 'id' | 'nextAt' | 'createdAt'>[]> {
   const due = await store.dueWebhookDeliveries(Date.now() + 3_600_000, 10_000);
-  return due.filter((d) => d.site === site).map(({ site: s, type, body, attempts }) => ({ site: s, type, body, attempts }))
-    .sort((a, b) => (a.body < b.body ? -1 : 1));
+  return due.filter((d) => d.site === site).map(({ site: s, lead, target, type, body, attempts }) => ({ site: s, lead, target, type, body, attempts }))
+    .sort((a, b) => (a.body < b.body ? -1 : a.body > b.body ? 1 : a.target < b.target ? -1 : 1));
 }
 
 describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
   let run = 0;
 
-  it('are equal for random visits, signups, stage moves and changes of rules and webhook', async () => {
+  it('are equal for random visits, signups, stage moves and changes of rules, webhook and CRM connectors', async () => {
     await fc.assert(
       fc.asyncProperty(visitorsArb, fc.integer({ min: 0, max: RULES.length - 1 }), fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (visitors, rules, webhook, steps) => {
         const site = `leads${++run}.example.com`;
@@ -104,7 +110,7 @@ describe.skipIf(skipClickHouse)('leads on SQLite and on ClickHouse', () => {
             const expected = answer(await both.sqlite.moveLeadStage(site, step.lead, move));
             expect(answer(await both.clickhouse.moveLeadStage(site, step.lead, move))).toEqual(expected);
           } else {
-            const settings = step.kind === 'scoring' ? { scoring: RULES[step.rules] } : { webhook: step.on ? WEBHOOK : null };
+            const settings = step.kind === 'scoring' ? { scoring: RULES[step.rules] } : { [step.target]: step.on ? TARGET_SETTINGS[step.target] : null };
             for (const store of [both.sqlite, both.clickhouse]) await store.putLeadSettings(site, settings);
           }
         }

@@ -8,8 +8,8 @@ import type {
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import type { ScoringRules } from '../../leads/scoring.js';
-import type { WebhookConfig } from '../../leads/webhook.js';
 import { Lease } from './lease.js';
+import { OUTBOUND_TARGETS } from '../../leads/outbound.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import { previewReport, previewSpan } from '../../funnel/preview.js';
@@ -378,20 +378,19 @@ export class ClickHouseStore implements Store {
   }
 
   async getLeadSettings(site: string): Promise<LeadSettings> {
-    const settings: LeadSettings = { scoring: null, webhook: null };
+    const settings: LeadSettings = { scoring: null, webhook: null, hubspot: null, pipedrive: null };
     for (const row of await this.rows(SQL.currentLeadSettings(site))) {
-      const value = JSON.parse(String(row.value));
-      if (row.field === 'scoring') settings.scoring = value as ScoringRules | null;
-      if (row.field === 'webhook') settings.webhook = value as WebhookConfig | null;
+      const field = String(row.field) as keyof LeadSettings;
+      if (field in settings) settings[field] = JSON.parse(String(row.value));
     }
     return settings;
   }
 
   /** Logged, not applied: every replay from here on scores the site's leads under the new rules (as SQLite rescoring does). */
   async putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void> {
-    // The webhook goes first, as on SQLite: new rules that make MQLs queue them to it.
+    // Deliveries' targets go first, as on SQLite: new rules that make MQLs queue them to them.
     const rows: Row[] = [];
-    for (const field of ['webhook', 'scoring'] as const) {
+    for (const field of [...OUTBOUND_TARGETS, 'scoring'] as const) {
       const value = settings[field];
       if (value !== undefined) rows.push({ site, field, seq: this.nextArrival(), value: JSON.stringify(value) });
     }
@@ -439,27 +438,28 @@ export class ClickHouseStore implements Store {
   async dueWebhookDeliveries(now: number, limit: number): Promise<WebhookDelivery[]> {
     if (!this.materializer.active) return [];
     const due: (WebhookDelivery & { lead: string; seq: number })[] = [];
-    for (const { site } of await this.rows(SQL.webhookSites)) {
+    for (const { site } of await this.rows(SQL.outboundSites)) {
       const [deliveries, attemptRows] = await Promise.all([storedDeliveries(this.io, String(site)), this.rows(SQL.latestAttempts(String(site)))]);
       const attempts = new Map(attemptRows.map((row) => [String(row.id), row]));
       const blocked = new Set<string>();
       for (const delivery of deliveries) {
         const attempt = attempts.get(delivery.id);
-        if (attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(delivery.lead)) continue;
-        // A lead's deliveries go in order: the first one not yet done holds back the rest.
-        blocked.add(delivery.lead);
+        const queue = `${delivery.lead}\n${delivery.target}`;
+        if (attempt?.status === 'delivered' || attempt?.status === 'failed' || blocked.has(queue)) continue;
+        // A lead's deliveries to a target go in order: the first one not yet done holds back the rest.
+        blocked.add(queue);
         const createdAt = Math.floor(delivery.seq / 1000);
         const nextAt = attempt ? Number(attempt.next_at) : createdAt;
         if (nextAt > now) continue;
         due.push({
-          id: delivery.id, site: String(site), lead: delivery.lead, seq: delivery.seq, type: delivery.type, body: delivery.body,
+          id: delivery.id, site: String(site), lead: delivery.lead, target: delivery.target, seq: delivery.seq, type: delivery.type, body: delivery.body,
           attempts: attempt ? Number(attempt.attempts) : 0, nextAt, createdAt,
         });
       }
     }
     due.sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq);
-    return due.slice(0, limit).map(({ lead, seq: _, ...delivery }) => {
-      this.handedOut.set(delivery.id, { site: delivery.site, lead, attempts: delivery.attempts });
+    return due.slice(0, limit).map(({ seq: _, ...delivery }) => {
+      this.handedOut.set(delivery.id, { site: delivery.site, lead: delivery.lead, attempts: delivery.attempts });
       return delivery;
     });
   }
@@ -469,8 +469,9 @@ export class ClickHouseStore implements Store {
     if (!delivery) throw new Error(`delivery ${id} was not handed out by this collector`);
     this.handedOut.delete(id);
     await this.insert('webhook_attempts', [{
-      site: delivery.site, lead: delivery.lead, id, seq: this.nextArrival(), status: outcome.status,
-      attempts: delivery.attempts + 1, next_at: outcome.status === 'retry' ? outcome.at : 0,
+      // A held delivery was not attempted: it is pending as a retry is, without counting.
+      site: delivery.site, lead: delivery.lead, id, seq: this.nextArrival(), status: outcome.status === 'hold' ? 'retry' : outcome.status,
+      attempts: delivery.attempts + (outcome.status === 'hold' ? 0 : 1), next_at: outcome.status === 'retry' || outcome.status === 'hold' ? outcome.at : 0,
       error: outcome.status === 'delivered' ? '' : outcome.error,
     }]);
   }

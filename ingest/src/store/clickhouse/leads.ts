@@ -9,7 +9,7 @@ import { LeadReplay, orderOperations, type LeadHistory, type LeadOperation } fro
 import type { ScoringRules } from '../../leads/scoring.js';
 import type { SalesStage } from '../../leads/stages.js';
 import { BUFFER_MS, type TrackedEvent } from '../../leads/tracker.js';
-import type { WebhookConfig } from '../../leads/webhook.js';
+import { OUTBOUND_TARGETS, targetDeliveryId, type OutboundTarget } from '../../leads/outbound.js';
 import type { Row } from '../rows.js';
 import type { ClickHouseIo, MaterializedKind } from './funnels.js';
 import { siteLinks } from './funnels.js';
@@ -166,7 +166,7 @@ export function logOperations(moves: Row[], settings: Row[], erasures: Row[]): {
       const seq = Number(row.seq);
       const operation: LeadOperation<LeadEvent> = row.field === 'scoring'
         ? { kind: 'scoring', seq, rules: value as ScoringRules | null }
-        : { kind: 'webhook', seq, webhook: value as WebhookConfig | null };
+        : { kind: 'outbound', seq, target: String(row.field) as OutboundTarget, on: value !== null };
       return { site: String(row.site), operation };
     }),
     ...erasures.map((row) => ({
@@ -194,8 +194,11 @@ export class LeadMaterializer {
       const changes = replay.takeChanges();
       for (const record of changes.leads) stage(site, 'lead', record.lead, JSON.stringify(record));
       for (const { lead, event } of changes.timeline) stage(site, 'lead_event', timelineKey(lead, event), '');
-      for (const d of changes.deliveries) stage(site, 'delivery', deliveryKey(d.lead, d.id), JSON.stringify({ id: d.id, lead: d.lead, type: d.type, body: d.body, seq: d.seq }));
-      if (changes.droppedAt !== null) stage(site, 'delivery_cutoff', '', String(changes.droppedAt));
+      for (const d of changes.deliveries) {
+        if (d.targets.length === 0) continue;
+        stage(site, 'delivery', deliveryKey(d.lead, d.id), JSON.stringify({ id: d.id, lead: d.lead, type: d.type, body: d.body, seq: d.seq, targets: d.targets }));
+      }
+      for (const [target, seq] of changes.droppedAt) stage(site, 'delivery_cutoff', cutoffKey(target), String(seq));
       for (const [id, result] of changes.moves) stage(site, 'move', id, JSON.stringify(result));
       for (const { lead } of changes.erased) if (lead !== null) stage(site, 'lead', lead, '', true);
     }
@@ -225,7 +228,7 @@ export class LeadMaterializer {
       leads,
       links: [...links].map(([visitor, link]) => [visitor, link.lead] as [string, string]),
       rules: setting('scoring') as ScoringRules | null,
-      webhook: setting('webhook') !== null,
+      targets: OUTBOUND_TARGETS.filter((target) => setting(target) !== null),
       anonymous: anonymous.map((row) => ({ event: leadEventOf(site, row), seq: Number(row.arrival) })),
     });
     entry = { replay, history };
@@ -248,20 +251,35 @@ export async function moveAnswer(io: ClickHouseIo, site: string, id: string): Pr
 }
 
 export interface StoredDelivery {
+  /** Per target (targetDeliveryId): what its attempts are recorded under. */
   id: string;
   lead: string;
+  target: OutboundTarget;
   type: string;
   body: string;
   seq: number;
 }
 
-/** A site's webhook deliveries not dropped by a removal of the webhook, in the order they were caused. */
+/** The key of a target's cutoff row; the webhook's is '' (as it was before there were CRMs). */
+const cutoffKey = (target: OutboundTarget) => (target === 'webhook' ? '' : target);
+
+/**
+ * A site's deliveries, one per target, less those of a target removed after they were caused,
+ * in the order they were caused. Rows written before there were CRMs went to the webhook.
+ */
 export async function storedDeliveries(io: ClickHouseIo, site: string): Promise<StoredDelivery[]> {
-  const [rows, cutoff] = await Promise.all([
+  const [rows, cutoffs] = await Promise.all([
     io.rows(SQL.materializedRows(site, ['delivery'], '', '\uffff')),
-    io.rows(SQL.materializedRows(site, ['delivery_cutoff'], '', '\u0000')),
+    io.rows(SQL.materializedRows(site, ['delivery_cutoff'], '', '\uffff')),
   ]);
-  const droppedBefore = cutoff[0] ? Number(cutoff[0].latest_value) : -1;
-  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as StoredDelivery)
-    .filter((d) => d.seq > droppedBefore).sort((a, b) => a.seq - b.seq);
+  const droppedBefore = (target: OutboundTarget) => {
+    const row = cutoffs.find((c) => String(c.key) === cutoffKey(target));
+    return row ? Number(row.latest_value) : -1;
+  };
+  const derived = rows.filter((row) => Number(row.latest_deleted) === 0)
+    .map((row) => JSON.parse(String(row.latest_value)) as Omit<StoredDelivery, 'target'> & { targets?: OutboundTarget[] });
+  return derived.flatMap(({ targets = ['webhook'], ...d }) => targets
+    .filter((target) => d.seq > droppedBefore(target))
+    .map((target) => ({ ...d, id: targetDeliveryId(d.id, target), target })))
+    .sort((a, b) => a.seq - b.seq);
 }

@@ -431,8 +431,10 @@ export const currentLeadSettings = (site: string) => `SELECT field, argMax(value
   FROM lead_settings WHERE site = ${str(site)} GROUP BY field`;
 
 /** Sites with a webhook now: the only ones with deliveries to send (removing one drops its pending ones). */
-export const webhookSites = `SELECT site FROM lead_settings WHERE field = 'webhook'
-  GROUP BY site HAVING argMax(value, seq) != 'null'`;
+/** Sites with a webhook or a CRM connector set up: those with deliveries to send. */
+export const outboundSites = `SELECT DISTINCT site FROM (
+    SELECT site, field FROM lead_settings WHERE field IN ('webhook', 'hubspot', 'pipedrive')
+    GROUP BY site, field HAVING argMax(value, seq) != 'null')`;
 export const latestAttempts = (site: string) => `SELECT id, argMax(status, seq) AS status, argMax(attempts, seq) AS attempts,
     argMax(next_at, seq) AS next_at
   FROM webhook_attempts WHERE site = ${str(site)} GROUP BY id`;

@@ -20,6 +20,8 @@ import { LeadTracker, BUFFER_MS, type LeadUpdate, type NewStageChange } from '..
 import { cloneLead, type LeadRecord, type StageChange, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import { parseScoringRules, type ScoringRules } from '../../leads/scoring.js';
 import { webhookPayload, type WebhookConfig } from '../../leads/webhook.js';
+import { OUTBOUND_TARGETS, targetsFor, type OutboundTarget } from '../../leads/outbound.js';
+import type { HubSpotConfig, PipedriveConfig } from '../../crm/config.js';
 import type { LeadStage } from '../../leads/stages.js';
 
 export interface SqliteOptions {
@@ -107,8 +109,8 @@ export class SqliteStore implements Store {
   private readonly started: Promise<void>;
   /** Lead identity, scores and stages, kept in memory so ingestion never reads them back. */
   private leadTracker = new LeadTracker<number>();
-  /** site → its webhook: a stage change queues a delivery only for a site that has one. */
-  private readonly webhooks = new Map<string, WebhookConfig>();
+  /** site → its webhook and CRM connectors: a stage change queues a delivery per target it has. */
+  private readonly outbound = new Map<string, Omit<LeadSettings, 'scoring'>>();
 
   constructor(file: string, options: SqliteOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -179,11 +181,12 @@ export class SqliteStore implements Store {
   /** Loads lead settings, leads, identities and the recent anonymous visits into the tracker. */
   private loadLeads(): void {
     const tracker = new LeadTracker<number>();
-    this.webhooks.clear();
+    this.outbound.clear();
     for (const row of this.statements.allLeadSettings.all() as Row[]) {
       const site = String(row.site);
       if (row.scoring !== null) tracker.setRules(site, parsedScoring(JSON.parse(String(row.scoring)) as ScoringRules));
-      if (row.webhook !== null) this.webhooks.set(site, JSON.parse(String(row.webhook)) as WebhookConfig);
+      const json = (value: unknown) => (value === null ? null : JSON.parse(String(value)));
+      this.outbound.set(site, { webhook: json(row.webhook) as WebhookConfig | null, hubspot: json(row.hubspot) as HubSpotConfig | null, pipedrive: json(row.pipedrive) as PipedriveConfig | null });
     }
     const leads = new Map<string, LeadRecord>();
     for (const row of this.statements.allLeads.all() as Row[]) {
@@ -225,6 +228,7 @@ export class SqliteStore implements Store {
     for (const record of update.leads) this.persistLead(record);
     for (const link of update.links) insertLeadVisitor.run(link.site, link.visitor, link.lead, link.at, link.ref);
     for (const e of update.events) insertLeadEvent.run(e.site, e.lead, e.ref);
+    for (const created of update.created) this.queueWebhook(created);
     for (const change of update.changes) this.queueWebhook(change);
   }
 
@@ -241,27 +245,37 @@ export class SqliteStore implements Store {
   }
 
   private queueWebhook({ record, change }: NewStageChange): void {
-    if (!this.webhooks.has(record.site)) return;
+    const outbound = this.outbound.get(record.site);
+    if (!outbound) return;
+    const targets = targetsFor(OUTBOUND_TARGETS.filter((t) => outbound[t] !== null), change);
+    if (targets.length === 0) return;
     const payload = webhookPayload(record, change, this.leadTracker.rulesOf(record.site));
-    this.statements.insertDelivery.run(record.site, record.lead, payload.type, JSON.stringify(payload), Date.now(), Date.now());
+    for (const target of targets) {
+      this.statements.insertDelivery.run(record.site, record.lead, target, payload.type, JSON.stringify(payload), Date.now(), Date.now());
+    }
   }
 
   async getLeadSettings(site: string): Promise<LeadSettings> {
-    const webhook = this.webhooks.get(site);
-    return { scoring: this.leadTracker.rulesOf(site)?.definition ?? null, webhook: webhook ? { ...webhook } : null };
+    const outbound = this.outbound.get(site);
+    return {
+      scoring: this.leadTracker.rulesOf(site)?.definition ?? null,
+      webhook: outbound?.webhook ? { ...outbound.webhook } : null,
+      hubspot: outbound?.hubspot ? structuredClone(outbound.hubspot) : null,
+      pipedrive: outbound?.pipedrive ? { ...outbound.pipedrive } : null,
+    };
   }
 
   async putLeadSettings(site: string, settings: Partial<LeadSettings>): Promise<void> {
-    const { putScoring, putWebhook, dropPendingDeliveries, leadEvents } = this.statements;
+    const { putScoring, dropPendingDeliveries, leadEvents } = this.statements;
+    const puts = { webhook: this.statements.putWebhook, hubspot: this.statements.putHubspot, pipedrive: this.statements.putPipedrive };
     this.leadsGuarded(() => this.db.transaction(() => {
-      if (settings.webhook !== undefined) {
-        putWebhook.run(site, settings.webhook === null ? null : JSON.stringify(settings.webhook));
-        if (settings.webhook === null) {
-          this.webhooks.delete(site);
-          dropPendingDeliveries.run(site);
-        } else {
-          this.webhooks.set(site, { ...settings.webhook });
-        }
+      for (const target of OUTBOUND_TARGETS) {
+        const value = settings[target];
+        if (value === undefined) continue;
+        puts[target].run(site, value === null ? null : JSON.stringify(value));
+        const outbound = this.outbound.get(site) ?? { webhook: null, hubspot: null, pipedrive: null };
+        this.outbound.set(site, { ...outbound, [target]: value === null ? null : structuredClone(value) });
+        if (value === null) dropPendingDeliveries.run(site, target);
       }
       if (settings.scoring !== undefined) {
         putScoring.run(site, settings.scoring === null ? null : JSON.stringify(settings.scoring));
@@ -300,6 +314,8 @@ export class SqliteStore implements Store {
     return (this.statements.dueDeliveries.all(now, limit) as Row[]).map((row) => ({
       id: String(row.id),
       site: String(row.site),
+      lead: String(row.lead),
+      target: String(row.target) as OutboundTarget,
       type: String(row.type),
       body: String(row.body),
       attempts: Number(row.attempts),
@@ -311,6 +327,7 @@ export class SqliteStore implements Store {
   async settleWebhookDelivery(id: string, outcome: DeliveryOutcome): Promise<void> {
     if (outcome.status === 'delivered') this.statements.deleteDelivery.run(Number(id));
     else if (outcome.status === 'retry') this.statements.retryDelivery.run(outcome.at, outcome.error, Number(id));
+    else if (outcome.status === 'hold') this.statements.holdDelivery.run(outcome.at, outcome.error, Number(id));
     else this.statements.failDelivery.run(Date.now(), outcome.error, Number(id));
   }
 

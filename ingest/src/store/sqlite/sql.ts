@@ -210,6 +210,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_log_at ON audit_log (at);
   `,
+  // CRM connectors (crm/): their settings beside the webhook's, and a delivery per target
+  // (leads/outbound.ts), each target's in order per lead.
+  `
+  ALTER TABLE lead_settings ADD COLUMN hubspot TEXT;
+  ALTER TABLE lead_settings ADD COLUMN pipedrive TEXT;
+  ALTER TABLE webhook_outbox ADD COLUMN target TEXT NOT NULL DEFAULT 'webhook';
+  DROP INDEX webhook_outbox_lead;
+  CREATE INDEX webhook_outbox_lead ON webhook_outbox (site, lead, target, id) WHERE failed_at IS NULL;
+  `,
 ];
 
 export const SQL = {
@@ -328,22 +337,28 @@ export const SQL = {
   leadEvents: `SELECT e.* FROM lead_events le JOIN events e ON e.rowid = le.event
     WHERE le.site = ? AND le.lead = ? ORDER BY e.ts, e.rowid LIMIT ?`,
 
-  allLeadSettings: `SELECT site, scoring, webhook FROM lead_settings`,
+  allLeadSettings: `SELECT site, scoring, webhook, hubspot, pipedrive FROM lead_settings`,
   putScoring: `INSERT INTO lead_settings (site, scoring, webhook) VALUES (?, ?, NULL)
     ON CONFLICT (site) DO UPDATE SET scoring = excluded.scoring`,
   putWebhook: `INSERT INTO lead_settings (site, scoring, webhook) VALUES (?, NULL, ?)
     ON CONFLICT (site) DO UPDATE SET webhook = excluded.webhook`,
+  putHubspot: `INSERT INTO lead_settings (site, hubspot) VALUES (?, ?)
+    ON CONFLICT (site) DO UPDATE SET hubspot = excluded.hubspot`,
+  putPipedrive: `INSERT INTO lead_settings (site, pipedrive) VALUES (?, ?)
+    ON CONFLICT (site) DO UPDATE SET pipedrive = excluded.pipedrive`,
 
-  insertDelivery: `INSERT INTO webhook_outbox (site, lead, type, body, attempts, next_at, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)`,
-  /** Due deliveries, each lead's in order: one waits while an earlier one for its lead is pending. */
-  dueDeliveries: `SELECT id, site, type, body, attempts, next_at, created_at FROM webhook_outbox AS o
+  insertDelivery: `INSERT INTO webhook_outbox (site, lead, target, type, body, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+  /** Due deliveries, each lead's in order per target: one waits while an earlier one to that target is pending. */
+  dueDeliveries: `SELECT id, site, lead, target, type, body, attempts, next_at, created_at FROM webhook_outbox AS o
     WHERE failed_at IS NULL AND next_at <= ? AND NOT EXISTS (
-      SELECT 1 FROM webhook_outbox AS p WHERE p.site = o.site AND p.lead = o.lead AND p.id < o.id AND p.failed_at IS NULL)
+      SELECT 1 FROM webhook_outbox AS p
+      WHERE p.site = o.site AND p.lead = o.lead AND p.target = o.target AND p.id < o.id AND p.failed_at IS NULL)
     ORDER BY next_at, id LIMIT ?`,
   deleteDelivery: `DELETE FROM webhook_outbox WHERE id = ?`,
   retryDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
+  holdDelivery: `UPDATE webhook_outbox SET next_at = ?, last_error = ? WHERE id = ?`,
   failDelivery: `UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?`,
-  dropPendingDeliveries: `DELETE FROM webhook_outbox WHERE site = ? AND failed_at IS NULL`,
+  dropPendingDeliveries: `DELETE FROM webhook_outbox WHERE site = ? AND target = ? AND failed_at IS NULL`,
 
   putRecord: `INSERT INTO account_records (kind, id, body, expires_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at`,
