@@ -28,6 +28,8 @@ import { shareRoutes } from './routes/shares.js';
 import { auditRoutes } from './routes/audit.js';
 import { Accounts } from './accounts/accounts.js';
 import { LoginThrottle } from './accounts/loginThrottle.js';
+import { CrmConnectors } from './crm/connectors.js';
+import { integrationRoutes } from './routes/integrations.js';
 import { leadRoutes } from './routes/leads.js';
 import { WebhookSender } from './leads/sender.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from './leads/webhook.js';
@@ -44,6 +46,7 @@ declare module 'fastify' {
     adminToken: string;
     accounts: Accounts;
     loginThrottle: LoginThrottle;
+    crm: CrmConnectors;
     /** Every route registered, as `METHOD /url`: the access tests walk it. */
     routeTable: string[];
   }
@@ -78,6 +81,8 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   app.decorate('adminToken', adminToken);
   app.decorate('accounts', new Accounts(store));
   app.decorate('loginThrottle', new LoginThrottle(config.loginThrottle));
+  const webhookOptions = { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks };
+  app.decorate('crm', new CrmConnectors(store, config.crmApiUrls, webhookOptions));
   app.decorateRequest('principal', null);
   app.decorate('sites', sites);
   app.decorate('salts', new DailySalt(store));
@@ -121,11 +126,12 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await management.register(privacyRoutes);
     await management.register(importRoutes);
     await management.register(leadRoutes);
+    await management.register(integrationRoutes);
   });
 
   app.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true }));
 
-  const webhooks = new WebhookSender(store, { ...DEFAULT_WEBHOOK_OPTIONS, ...config.webhooks }, (err) => app.log.warn({ err }, 'webhook delivery round failed'));
+  const webhooks = new WebhookSender(store, webhookOptions, app.crm, (err) => app.log.warn({ err }, 'outbox delivery round failed'));
   webhooks.start();
 
   const stopRetention = startRetentionJob(app);

@@ -2,6 +2,7 @@
 // build the same object by hand.
 import type { WebhookOptions } from './leads/webhook.js';
 import type { ThrottleLimits } from './accounts/loginThrottle.js';
+import { DEFAULT_CRM_API_URLS, type CrmApiUrls } from './crm/connectors.js';
 
 export interface Config {
   port: number;
@@ -26,6 +27,8 @@ export interface Config {
   webhooks?: Partial<WebhookOptions>;
   /** Failed sign-ins allowed per account and address (tests lower them); unset: DEFAULT_THROTTLE. */
   loginThrottle?: ThrottleLimits;
+  /** Where the CRMs' REST APIs are (HUBSPOT_API_URL, PIPEDRIVE_API_URL): their public hosts, or a stand-in in tests. */
+  crmApiUrls: CrmApiUrls;
 }
 
 export class ConfigError extends Error {}
@@ -36,6 +39,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number ≥ 0, got "${raw}"`);
   return value;
+}
+
+/** A base URL without a trailing slash. */
+function apiUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (!raw) return fallback;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+    return url.href.replace(/\/$/, '');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
@@ -54,6 +70,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     sqliteSynchronous: 'NORMAL',
     acceptAutomatedBrowsers: false,
     trustProxy: false,
+    crmApiUrls: DEFAULT_CRM_API_URLS,
     ...overrides,
   };
 }
@@ -76,5 +93,9 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     acceptAutomatedBrowsers: flag(env, 'ACCEPT_AUTOMATED_BROWSERS'),
     trustProxy: flag(env, 'TRUST_PROXY'),
     webhooks: { allowPrivateAddresses: flag(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES') },
+    crmApiUrls: {
+      hubspot: apiUrl(env, 'HUBSPOT_API_URL', DEFAULT_CRM_API_URLS.hubspot),
+      pipedrive: apiUrl(env, 'PIPEDRIVE_API_URL', DEFAULT_CRM_API_URLS.pipedrive),
+    },
   };
 }

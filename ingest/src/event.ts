@@ -13,6 +13,8 @@ export interface IncomingEvent {
   session?: string;
   visitor?: string;
   lead?: string;
+  /** For the site's CRM connectors only (crm/): kept until delivered, never stored with the event. */
+  email?: string;
   props?: Record<string, PropValue>;
   revenue?: { amount: number; currency: string };
   engaged_ms?: number;

@@ -12,7 +12,7 @@ const today = new Date().toISOString().slice(0, 10);
 const A = 'a.example.com';
 const B = 'b.example.com';
 
-type Rule = 'public' | 'shared-link' | 'signed-in' | Permission;
+type Rule = 'public' | 'shared-link' | 'signed-by-crm' | 'signed-in' | Permission;
 
 /** Who may call each route (CONTRACT.md, "Accounts, keys and shared links"), written out independently of the routes' own config. */
 const RULES: Record<string, Rule> = {
@@ -67,6 +67,16 @@ const RULES: Record<string, Rule> = {
   'GET /api/sites/:site/export': 'export:read',
   'DELETE /api/sites/:site/visitors/:visitor': 'privacy:write',
   'DELETE /api/sites/:site/leads/:lead': 'privacy:write',
+  'GET /api/sites/:site/integrations/hubspot': 'admin',
+  'PUT /api/sites/:site/integrations/hubspot': 'admin',
+  'DELETE /api/sites/:site/integrations/hubspot': 'admin',
+  'POST /api/sites/:site/integrations/hubspot/test': 'admin',
+  'GET /api/sites/:site/integrations/pipedrive': 'admin',
+  'PUT /api/sites/:site/integrations/pipedrive': 'admin',
+  'DELETE /api/sites/:site/integrations/pipedrive': 'admin',
+  'POST /api/sites/:site/integrations/pipedrive/test': 'admin',
+  'POST /api/sites/:site/integrations/hubspot/events': 'signed-by-crm',
+  'POST /api/sites/:site/integrations/pipedrive/events': 'signed-by-crm',
 };
 
 /** A credential and what it should be let do: its permissions and sites (null: all); null for none or an invalid one. */
@@ -123,8 +133,12 @@ function concrete(url: string): string {
   return url.replace(':site', A).replace(/:[a-z]+/g, 'x').replace('*', 'x');
 }
 
-/** 401 for no or bad credentials, 403 for what they do not grant, anything else when granted. */
+/**
+ * 401 for no or bad credentials, 403 for what they do not grant, anything else when granted. A
+ * CRM's webhook takes none of ours: unsigned by the CRM (here, always), it is a 401 to anyone.
+ */
 function expected(rule: Rule, credential: Credential, siteScoped: boolean): 'refused:401' | 'refused:403' | 'granted' {
+  if (rule === 'signed-by-crm') return 'refused:401';
   if (rule === 'public' || rule === 'shared-link') return 'granted';
   if (!credential.grants) return 'refused:401';
   if (rule === 'signed-in') return 'granted';

@@ -11,6 +11,8 @@ export interface TrackOptions {
   revenue?: { amount: number; currency: string };
   /** Identifies the lead; kept in sessionStorage and sent with every later event of the tab. */
   lead?: string;
+  /** The lead's e-mail, for the site's CRM connectors: sent with this event only, never kept. */
+  email?: string;
 }
 
 /** Internal extras, named as on the wire because they are spread into the event. */

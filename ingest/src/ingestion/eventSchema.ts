@@ -43,6 +43,8 @@ export const incomingEventSchema = {
     engaged_ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
     scroll: { type: 'number', minimum: 0, maximum: 100 },
     variant: { type: 'string', minLength: 1, maxLength: 64 },
+    /** The lead's e-mail, for the site's CRM connectors only: never stored with the event. */
+    email: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' },
     /** Set by the snippet when navigator.webdriver is true: an automated browser. */
     wd: { type: 'boolean' },
   },

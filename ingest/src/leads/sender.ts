@@ -1,9 +1,11 @@
-// Delivers the webhook outbox: due deliveries are POSTed, signed, to the site's webhook; a
-// failure (network, timeout, non-2xx) is retried with exponential backoff. The outbox lives in
-// the store, so a pending delivery survives a restart.
+// Delivers the outbox: due deliveries to the webhook are POSTed, signed, to the site's URL; a
+// failure (network, timeout, non-2xx) is retried with exponential backoff. Deliveries to a CRM
+// go through its connector (crm/connectors.ts). The outbox lives in the store, so a pending
+// delivery survives a restart.
 import http from 'node:http';
 import https from 'node:https';
-import type { Store, WebhookDelivery } from '../store/types.js';
+import type { DeliveryOutcome, Store, WebhookDelivery } from '../store/types.js';
+import type { CrmConnectors } from '../crm/connectors.js';
 import { guardedLookup, retryDelay, sign, SIGNATURE_HEADER, type WebhookOptions } from './webhook.js';
 
 const BATCH = 20;
@@ -55,6 +57,7 @@ export class WebhookSender {
   constructor(
     private readonly store: Store,
     private readonly options: WebhookOptions,
+    private readonly crm: CrmConnectors | null,
     private readonly log: (error: unknown) => void = () => {},
   ) {}
 
@@ -87,6 +90,11 @@ export class WebhookSender {
   }
 
   private async deliver(delivery: WebhookDelivery): Promise<void> {
+    if (delivery.target !== 'webhook') {
+      const outcome: DeliveryOutcome = this.crm ? await this.crm.deliver(delivery) : { status: 'failed', error: 'no CRM connectors here' };
+      await this.store.settleWebhookDelivery(delivery.id, outcome);
+      return;
+    }
     const { webhook } = await this.store.getLeadSettings(delivery.site);
     if (!webhook) {
       await this.store.settleWebhookDelivery(delivery.id, { status: 'failed', error: 'the site has no webhook any more' });

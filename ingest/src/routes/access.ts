@@ -8,10 +8,11 @@ import { digest, secretMatches } from '../accounts/secrets.js';
 
 /**
  * `public`: anyone (beacons, assets, the sign-in itself); `shared-link`: the route checks the
- * link's own token; `signed-in`: any valid credential; otherwise the permission required, on
- * the route's `:site` when it has one.
+ * link's own token; `signed-by-crm`: the route checks the CRM's signature or basic auth;
+ * `signed-in`: any valid credential; otherwise the permission required, on the route's `:site`
+ * when it has one.
  */
-export type Access = 'public' | 'shared-link' | 'signed-in' | Permission;
+export type Access = 'public' | 'shared-link' | 'signed-by-crm' | 'signed-in' | Permission;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -73,7 +74,7 @@ async function principalOf(request: FastifyRequest, ownerToken: string, accounts
 export function accessGuard(app: FastifyInstance) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const access = request.routeOptions.config.access;
-    if (access === 'public' || access === 'shared-link') return;
+    if (access === 'public' || access === 'shared-link' || access === 'signed-by-crm') return;
     const principal = await principalOf(request, app.adminToken, app.accounts);
     if (principal === null) return deny(reply, 401, 'sign in, or send a token or key (Authorization: Bearer …)', 'authorization');
     if (principal === 'invalid') return deny(reply, 401, 'these credentials are not valid (any more): sign in again', 'authorization');

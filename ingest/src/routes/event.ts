@@ -59,6 +59,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
     const context = new RequestContext(request.ip, userAgent, receivedAt, salt, app.sessions);
 
     const events: StoredEvent[] = [];
+    const emails: { site: string; lead: string; email: string }[] = [];
     const botSites: string[] = [];
     const batch = Array.isArray(request.body);
     // In a batch, a field is named with its event's index: `3.site`.
@@ -80,12 +81,15 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       const result = enrichEvent(wire, site, context);
       if ('error' in result) return refuse(reply, 400, result.error, at(i, result.field));
       events.push(result.event);
+      if (wire.email !== undefined && result.event.lead !== null) emails.push({ site: site.domain, lead: result.event.lead, email: wire.email });
     }
 
     // Counted only once the whole body is known good: a refused request changes nothing.
     for (const domain of botSites) app.queue.countBots(domain, utcDay(receivedAt), 1);
     if (events.length === 0) return reply.code(202).send();
     try {
+      // Kept before the events commit, so the delivery their lead makes finds it.
+      for (const { site: domain, lead, email } of emails) await app.crm.keepEmail(domain, lead, email);
       await app.queue.write(events);
     } catch (error) {
       const full = error instanceof QueueFullError || error instanceof QueueClosedError;

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { dateRangeQuery, parseDateRange } from './stats.js';
 import { erasedTarget } from './access.js';
+import { CRMS } from '../crm/config.js';
 
 type SiteParams = { site: string };
 
@@ -24,7 +25,10 @@ export const privacyRoutes: FastifyPluginAsync = async (app) => {
     config: { access: 'privacy:write', audit: 'lead.erase' },
   }, async (request) => {
     request.auditTarget = erasedTarget(request.params.lead);
-    return { deleted_events: await app.store.deleteLead(request.params.site, request.params.lead) };
+    const deleted = await app.store.deleteLead(request.params.site, request.params.lead);
+    // Its ids in the CRMs, and an e-mail still waiting for one, go with it (the CRMs' own records are theirs).
+    await app.crm.records.forgetLead(request.params.site, request.params.lead, CRMS);
+    return { deleted_events: deleted };
   });
 
   /** Newline-delimited JSON, one stored event a line, streamed: an export of millions fits in no memory. */

@@ -98,8 +98,12 @@ export type DeliveryOutcome =
   | { status: 'hold'; at: number; error: string }
   | { status: 'failed'; error: string };
 
-/** The kinds of account records (accounts/): users, sessions, API keys and shared links. */
-export type AccountRecordKind = 'user' | 'session' | 'key' | 'share';
+/**
+ * The kinds of small records the store keeps for others: accounts (accounts/: users, sessions,
+ * API keys, shared links) and CRM connectors (crm/: a lead's ids in each CRM and the way back,
+ * an e-mail waiting for its delivery, each connector's last outcome, inbound webhooks seen).
+ */
+export type AccountRecordKind = 'user' | 'session' | 'key' | 'share' | 'crm_contact' | 'crm_ref' | 'crm_email' | 'crm_status' | 'crm_seen';
 
 /** One account record: a JSON body the accounts module reads and writes whole (the store only keeps it). */
 export interface AccountRecord {
@@ -193,6 +197,8 @@ export interface Store {
   listRecords(kind: AccountRecordKind, now: number): Promise<AccountRecord[]>;
   /** Deletes a record; false when there was none. */
   deleteRecord(kind: AccountRecordKind, id: string): Promise<boolean>;
+  /** Deletes a record and the bytes that held it (an e-mail): none are left in a log or an older part. */
+  eraseRecord(kind: AccountRecordKind, id: string): Promise<void>;
   /** Deletes records that expired before `now` (ended sessions). */
   deleteExpiredRecords(now: number): Promise<void>;
   /** Durably appends to the audit log. */

@@ -577,6 +577,11 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
+  async eraseRecord(kind: AccountRecordKind, id: string): Promise<void> {
+    // A tombstone would leave the row underneath until a merge: the mutation rewrites the parts without it.
+    await this.mutate('account_records', SQL.eraseRecord(kind, id));
+  }
+
   async deleteExpiredRecords(now: number): Promise<void> {
     await this.mutate('account_records', SQL.deleteExpiredRecords(now));
   }

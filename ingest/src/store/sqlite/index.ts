@@ -463,6 +463,10 @@ export class SqliteStore implements Store {
     return this.statements.deleteRecord.run(kind, id).changes > 0;
   }
 
+  async eraseRecord(kind: AccountRecordKind, id: string): Promise<void> {
+    if (this.statements.deleteRecord.run(kind, id).changes > 0) this.purgeWal();
+  }
+
   async deleteExpiredRecords(now: number): Promise<void> {
     this.statements.deleteExpiredRecords.run(now);
   }
