@@ -36,7 +36,11 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
   }
 
   await app.register(cors, {
-    origin: (origin, done) => done(null, origin === undefined || app.sites.admitsOrigin(origin)),
+    // An origin not seen yet may be a site's just added through another collector: read first.
+    origin: (origin, done) => {
+      if (origin === undefined || app.sites.admitsOrigin(origin)) return done(null, true);
+      app.sites.admitsOriginFresh(origin).then((admitted) => done(null, admitted), (error: Error) => done(error, false));
+    },
     methods: ['POST'],
     maxAge: 86_400,
   });

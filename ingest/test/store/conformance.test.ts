@@ -277,6 +277,25 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
     expect((await b.admin(`/api/sites/${SITE}/funnels/pages`, { method: 'DELETE' })).status).toBe(204);
   });
 
+  it('agree on a new site at once: events for it sent to the other collector right away are all taken, with CORS', async () => {
+    // B has read its sites just now (as its event route does on a miss): the new site is not among them yet.
+    expect((await post(b, { site: 'new.example.com', name: 'pageview', url: 'https://new.example.com/' })).status).toBe(403);
+    for (let round = 0; round < 3; round++) {
+      const domain = `new${round}.example.com`;
+      const origin = `https://${domain}`;
+      expect((await a.admin('/api/sites', { body: { domain, origins: [origin] } })).status).toBe(201);
+      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${b.url}/api/event`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', 'user-agent': CHROME, origin },
+        body: JSON.stringify({ site: domain, name: 'pageview', url: `${origin}/`, id: `n-${i}` }),
+      })));
+      expect(replies.map((r) => r.status)).toEqual(replies.map(() => 202));
+      expect(replies.map((r) => r.headers.get('access-control-allow-origin'))).toEqual(replies.map(() => origin));
+      // And at once through the management API of the other collector.
+      expect((await b.admin(`/api/sites/${domain}`)).status).toBe(200);
+    }
+  });
+
   it('share leads: one lead\'s events and moves through both, each webhook sent once, racing moves settled alike', async () => {
     const receiver = await startWebhookReceiver();
     const hooks = { webhooks: { allowPrivateAddresses: true, retryBaseMs: 100, pollMs: 25 } };
