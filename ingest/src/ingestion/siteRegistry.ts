@@ -2,8 +2,12 @@
 // then, so a site added through one collector reaches the others sharing its database.
 import type { Site, Store } from '../store/types.js';
 
-/** Reads for unknown sites or origins are at least this far apart: a flood of them costs at most 4 reads a second. */
-export const MISS_READ_SPACING_MS = 250;
+/**
+ * Reads for unknown sites or origins are at least this far apart, and concurrent misses share
+ * one: a flood of them costs at most 40 reads of the (small) sites table a second, and holds
+ * each refused request for at most this long plus a read.
+ */
+export const MISS_READ_SPACING_MS = 25;
 
 export class SiteRegistry {
   private sites = new Map<string, Site>();
