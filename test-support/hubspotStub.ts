@@ -25,25 +25,11 @@
 // - Webhooks API payloads (legacy-app webhooks, `contact.propertyChange`), with the example event in
 //   the validating-requests page: see hubspotPropertyChangeEvent.
 import { createHmac, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { asRecord, startStubServer, type RecordedRequest, type StubReply, type StubServer } from './stubServer.js';
 
-export interface RecordedRequest {
-  method: string;
-  /** Path with its query string, as the client sent it. */
-  path: string;
-  /** Header names lower-cased; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  /** Parsed JSON; the raw text when it was not JSON (so a test sees what went wrong); null if empty. */
-  body: unknown;
-}
+export type { RecordedRequest, StubReply };
 
-export interface StubReply {
-  status: number;
-  headers?: Record<string, string>;
-  /** Sent as JSON, or as-is when it is a string; no body when left out. */
-  body?: unknown;
-}
+
 
 export interface HubSpotContact {
   id: string;
@@ -51,18 +37,12 @@ export interface HubSpotContact {
   properties: Record<string, string>;
 }
 
-export interface HubSpotStub {
-  /** Base URL, e.g. http://127.0.0.1:PORT (no trailing slash). */
-  url: string;
-  requests: RecordedRequest[];
+export interface HubSpotStub extends StubServer {
   /** By contact id. Tests may seed it; new ids continue above the highest numeric id. */
   contacts: Map<string, HubSpotContact>;
   /** Custom contact properties created through the API, by name, as HubSpot returned them. */
   properties: Map<string, unknown>;
-  /** Replies for the next requests, one each, in place of the normal answer (auth not checked). */
-  failNext(...replies: StubReply[]): void;
   setToken(token: string): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_TOKEN = 'hubspot-test-token';
@@ -89,25 +69,16 @@ const FIELD_TYPES = new Set([
 
 export async function startHubSpotStub(options: { token?: string } = {}): Promise<HubSpotStub> {
   let token = options.token ?? DEFAULT_TOKEN;
-  const requests: RecordedRequest[] = [];
   const contacts = new Map<string, HubSpotContact>();
   const properties = new Map<string, unknown>();
-  const queued: StubReply[] = [];
-
-  const server = http.createServer((request, response) => {
-    readBody(request).then((raw) => {
-      const recorded = record(request, raw);
-      requests.push(recorded);
-      const failure = queued.shift();
-      if (failure) return send(response, failure);
-      if (request.headers.authorization !== `Bearer ${token}`) {
-        return send(response, hubspotError(401, 'INVALID_AUTHENTICATION',
-          'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview'));
-      }
-      if (typeof recorded.body === 'string') return send(response, hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON on line 1'));
-      send(response, route(recorded.method, new URL(recorded.path, 'http://stub'), recorded.body));
-    }, () => response.destroy());
-  });
+  const server = await startStubServer((recorded, url) => {
+    if (recorded.headers.authorization !== `Bearer ${token}`) {
+      return hubspotError(401, 'INVALID_AUTHENTICATION',
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview');
+    }
+    if (typeof recorded.body === 'string') return hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON on line 1');
+    return route(recorded.method, url, recorded.body);
+  }, 'application/json;charset=utf-8');
 
   function route(method: string, url: URL, body: unknown): StubReply {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -258,16 +229,11 @@ export async function startHubSpotStub(options: { token?: string } = {}): Promis
     return hubspotError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(problems)}`);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url,
-    requests,
+    ...server,
     contacts,
     properties,
-    failNext: (...replies) => void queued.push(...replies),
     setToken: (next) => void (token = next),
-    close: () => closeServer(server),
   };
 }
 
@@ -436,47 +402,7 @@ function notFound(): StubReply {
   return { status: 404, body: { status: 'error', message: 'Not found: no such endpoint in the HubSpot stub', correlationId: randomUUID() } };
 }
 
-function asRecord(value: unknown): Record<string, unknown> | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}
 
-function readBody(request: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
-function record(request: http.IncomingMessage, raw: string): RecordedRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  let body: unknown = null;
-  if (raw !== '') {
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = raw;
-    }
-  }
-  return { method: request.method ?? 'GET', path: request.url ?? '/', headers, body };
-}
 
-function send(response: http.ServerResponse, reply: StubReply): void {
-  response.statusCode = reply.status;
-  for (const [name, value] of Object.entries(reply.headers ?? {})) response.setHeader(name, value);
-  if (reply.body === undefined) return void response.end();
-  if (!response.hasHeader('content-type')) response.setHeader('content-type', 'application/json;charset=utf-8');
-  response.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
-}
 
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // fetch keeps connections alive; close() alone would wait for them to time out.
-    server.closeAllConnections();
-  });
-}

@@ -22,25 +22,11 @@
 // The 401 body { success: false, error, errorCode } follows the shape Pipedrive returns for auth
 // errors (quoted for a 403 in pipedrive/client-php#14).
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { asRecord, startStubServer, type RecordedRequest, type StubReply, type StubServer } from './stubServer.js';
 
-export interface RecordedRequest {
-  method: string;
-  /** Path with its query string (api_token included), as the client sent it. */
-  path: string;
-  /** Header names lower-cased; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  /** Parsed JSON; the raw text when it was not JSON (so a test sees what went wrong); null if empty. */
-  body: unknown;
-}
+export type { RecordedRequest, StubReply };
 
-export interface StubReply {
-  status: number;
-  headers?: Record<string, string>;
-  /** Sent as JSON, or as-is when it is a string; no body when left out. */
-  body?: unknown;
-}
+
 
 export interface PipedriveContactValue {
   value: string;
@@ -101,20 +87,15 @@ export interface PipedriveConversion {
   status: 'completed';
 }
 
-export interface PipedriveStub {
-  /** Base URL, e.g. http://127.0.0.1:PORT; the API lives under /v1 (or /api/v1) and /api/v2. */
-  url: string;
-  requests: RecordedRequest[];
+/** The API lives under /v1 (or /api/v1) and /api/v2 of `url`. */
+export interface PipedriveStub extends StubServer {
   persons: Map<number, PipedrivePerson>;
   leads: Map<string, PipedriveLead>;
   notes: Map<number, PipedriveNote>;
   /** Deals made by converting leads. */
   deals: Map<number, PipedriveDeal>;
   conversions: Map<string, PipedriveConversion>;
-  /** Replies for the next requests, one each, in place of the normal answer (auth not checked). */
-  failNext(...replies: StubReply[]): void;
   setApiToken(apiToken: string): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_API_TOKEN = 'pipedrive-test-token';
@@ -123,28 +104,18 @@ const COMPANY_ID = 7001;
 
 export async function startPipedriveStub(options: { apiToken?: string } = {}): Promise<PipedriveStub> {
   let apiToken = options.apiToken ?? DEFAULT_API_TOKEN;
-  const requests: RecordedRequest[] = [];
   const persons = new Map<number, PipedrivePerson>();
   const leads = new Map<string, PipedriveLead>();
   const notes = new Map<number, PipedriveNote>();
   const deals = new Map<number, PipedriveDeal>();
   const conversions = new Map<string, PipedriveConversion>();
-  const queued: StubReply[] = [];
-
-  const server = http.createServer((request, response) => {
-    readBody(request).then((raw) => {
-      const recorded = record(request, raw);
-      requests.push(recorded);
-      const failure = queued.shift();
-      if (failure) return send(response, failure);
-      const url = new URL(recorded.path, 'http://stub');
-      // API tokens go in the api_token query parameter; newer clients send the x-api-token header.
-      const given = url.searchParams.get('api_token') ?? request.headers['x-api-token'];
-      if (given !== apiToken) return send(response, { status: 401, body: { success: false, error: 'unauthorized access', errorCode: 401 } });
-      if (typeof recorded.body === 'string') return send(response, pipedriveError(400, 'Malformed JSON in the request body'));
-      send(response, route(recorded.method, url, recorded.body));
-    }, () => response.destroy());
-  });
+  const server = await startStubServer((recorded, url) => {
+    // API tokens go in the api_token query parameter; newer clients send the x-api-token header.
+    const given = url.searchParams.get('api_token') ?? recorded.headers['x-api-token'];
+    if (given !== apiToken) return { status: 401, body: { success: false, error: 'unauthorized access', errorCode: 401 } };
+    if (typeof recorded.body === 'string') return pipedriveError(400, 'Malformed JSON in the request body');
+    return route(recorded.method, url, recorded.body);
+  }, 'application/json');
 
   function route(method: string, url: URL, body: unknown): StubReply {
     // Pipedrive serves v1 both at /v1/... and at /api/v1/... on a company domain; v2 at /api/v2/....
@@ -389,19 +360,14 @@ export async function startPipedriveStub(options: { apiToken?: string } = {}): P
     return item ? { status: 200, body: { success: true, data: item } } : pipedriveError(404, missing);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url,
-    requests,
+    ...server,
     persons,
     leads,
     notes,
     deals,
     conversions,
-    failNext: (...replies) => void queued.push(...replies),
     setApiToken: (next) => void (apiToken = next),
-    close: () => closeServer(server),
   };
 }
 
@@ -690,47 +656,7 @@ function pipedriveError(status: number, error: string): StubReply {
   return { status, body: { success: false, error, error_info: 'Please check developers.pipedrive.com', data: null, additional_data: null } };
 }
 
-function asRecord(value: unknown): Record<string, unknown> | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}
 
-function readBody(request: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
-function record(request: http.IncomingMessage, raw: string): RecordedRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  let body: unknown = null;
-  if (raw !== '') {
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = raw;
-    }
-  }
-  return { method: request.method ?? 'GET', path: request.url ?? '/', headers, body };
-}
 
-function send(response: http.ServerResponse, reply: StubReply): void {
-  response.statusCode = reply.status;
-  for (const [name, value] of Object.entries(reply.headers ?? {})) response.setHeader(name, value);
-  if (reply.body === undefined) return void response.end();
-  if (!response.hasHeader('content-type')) response.setHeader('content-type', 'application/json');
-  response.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
-}
 
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // fetch keeps connections alive; close() alone would wait for them to time out.
-    server.closeAllConnections();
-  });
-}
