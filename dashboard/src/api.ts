@@ -13,6 +13,7 @@ export type { StepDefinition } from '../../ingest/src/funnel/definition.js';
 export type { SalesFunnelReport, SalesBreakdown, LeadStage, LeadEntry };
 export type { SalesStageReport, SalesBreakdownRow } from '../../ingest/src/leads/report.js';
 export { FUNNEL_STAGES, STAGES } from '../../ingest/src/leads/stages.js';
+export { DEFAULT_HUBSPOT_STAGES } from '../../ingest/src/crm/config.js';
 
 export interface Site {
   domain: string;
@@ -129,6 +130,43 @@ export interface ShareInfo {
   funnel: FunnelDefinition & { id: string };
   password_required: boolean;
   unlocked: boolean;
+}
+
+/** The CRMs a site can hand its leads to (ingest/src/routes/integrations.ts). */
+export type Crm = 'hubspot' | 'pipedrive';
+
+/** A connector's last outcome: a delivery, or a test. `paused`: the CRM refused the token. */
+export interface CrmDelivery {
+  at: string;
+  outcome: 'delivered' | 'retrying' | 'failed' | 'paused';
+  error: string | null;
+  paused: boolean;
+}
+
+/** A connector as GET shows it: secrets masked (••••abcd), never given back. */
+export interface HubSpotConnector {
+  access_token: string;
+  client_secret: string;
+  stages: Partial<Record<LeadStage, string>>;
+  last_delivery: CrmDelivery | null;
+}
+
+export interface PipedriveConnector {
+  api_token: string;
+  webhook_user: string;
+  webhook_password: string;
+  last_delivery: CrmDelivery | null;
+}
+
+export interface CrmConnector {
+  hubspot: HubSpotConnector;
+  pipedrive: PipedriveConnector;
+}
+
+/** What PUT takes: the whole config, secrets included. */
+export interface CrmSettings {
+  hubspot: { access_token: string; client_secret: string; stages?: Partial<Record<LeadStage, string>> };
+  pipedrive: { api_token: string; webhook_user: string; webhook_password: string };
 }
 
 export interface AuditEntry {
@@ -263,6 +301,12 @@ export const api = {
   shares: (domain: string) => request<Share[]>(`${site(domain)}/shares`),
   createShare: (domain: string, share: { funnel: string; password?: string }) => request<Share & { url: string }>(`${site(domain)}/shares`, { body: share }),
   deleteShare: (domain: string, id: string) => request<void>(`${site(domain)}/shares/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  /** 404 (an ApiError) when the site has no such connector. */
+  connector: <C extends Crm>(domain: string, crm: C) => request<CrmConnector[C]>(`${site(domain)}/integrations/${crm}`),
+  saveConnector: <C extends Crm>(domain: string, crm: C, settings: CrmSettings[C]) =>
+    request<CrmConnector[C]>(`${site(domain)}/integrations/${crm}`, { method: 'PUT', body: settings }),
+  deleteConnector: (domain: string, crm: Crm) => request<void>(`${site(domain)}/integrations/${crm}`, { method: 'DELETE' }),
+  testConnector: <C extends Crm>(domain: string, crm: C) => request<CrmConnector[C]>(`${site(domain)}/integrations/${crm}/test`, { body: {} }),
   audit: (before?: number) => request<{ entries: AuditEntry[]; next_before: number | null }>(`/api/audit?limit=100${before ? `&before=${before}` : ''}`),
 };
 

@@ -58,3 +58,22 @@ export function select(options: [value: string, label: string][], value: string,
   el.value = value;
   return el;
 }
+
+/** A button copying the text of `box` (selected too, for Ctrl+C where the clipboard is refused), and what it did. */
+export function copyButton(label: string, box: HTMLInputElement | HTMLTextAreaElement): [HTMLButtonElement, HTMLElement] {
+  const copied = h('span', { class: 'muted', role: 'status' });
+  const button = h('button', {
+    type: 'button',
+    class: 'secondary',
+    onclick: async () => {
+      box.select();
+      try {
+        await navigator.clipboard.writeText(box.value);
+        fill(copied, 'Copied.');
+      } catch {
+        fill(copied, 'Selected: press Ctrl+C (⌘C) to copy.');
+      }
+    },
+  }, label);
+  return [button, copied];
+}

@@ -1,7 +1,8 @@
 // Site settings: the origins allowed to send events, the query parameters kept in URLs, the
-// script tag to paste; and a new site.
+// script tag to paste, the CRM connectors; and a new site.
 import { api, type Site } from './api.js';
-import { field, fill, h } from './dom.js';
+import { copyButton, field, fill, h } from './dom.js';
+import { connectorsSection } from './integrations.js';
 
 export interface SettingsContext {
   /** Null before the first site exists: only the form to add one. */
@@ -48,34 +49,16 @@ export function settingsView(ctx: SettingsContext): HTMLElement {
   const tag = `<script defer data-site="${site.domain}" src="${location.origin}/f.js"></script>`;
   const tagBox = h('textarea', { name: 'script-tag', rows: 3, readonly: true, spellcheck: 'false' });
   tagBox.value = tag;
-  const copied = h('span', { class: 'muted', role: 'status' });
   const snippet = h(
     'section',
     { class: 'card', 'aria-labelledby': 'tag-title' },
     h('h2', { id: 'tag-title' }, 'Script tag'),
     h('p', {}, 'Paste it into the <head> of every page of ', site.domain, '.'),
     field('Script tag to copy', tagBox),
-    h(
-      'div',
-      { class: 'actions' },
-      h('button', {
-        type: 'button',
-        class: 'secondary',
-        onclick: async () => {
-          tagBox.select();
-          try {
-            await navigator.clipboard.writeText(tag);
-            fill(copied, 'Copied.');
-          } catch {
-            fill(copied, 'Selected: press Ctrl+C (⌘C) to copy.');
-          }
-        },
-      }, 'Copy script tag'),
-      copied,
-    ),
+    h('div', { class: 'actions' }, ...copyButton('Copy script tag', tagBox)),
   );
 
-  return h('div', { class: 'settings' }, siteForm, snippet, addForm);
+  return h('div', { class: 'settings' }, siteForm, snippet, connectorsSection({ site, status: ctx.status, fail: ctx.fail }), addForm);
 }
 
 function newSiteForm(ctx: SettingsContext, lines: (text: string) => string[]): HTMLElement {
