@@ -435,14 +435,15 @@ describe('dashboard', () => {
     const preview = (await (await collector.admin(`/api/sites/${SITE}/funnels/preview?from=${WEEK.from}&to=${WEEK.to}`, { body: definition })).json()) as FunnelReport;
     expect(preview.steps.map((s) => s.entered)).toEqual([5, 2, 1]);
     await page.getByRole('button', { name: 'Preview counts' }).click();
+    // Generous: with other browser tests on the two cores, the preview can take over a second.
     await expect
-      .poll(() => page.locator('.preview-steps strong').allTextContents())
+      .poll(() => page.locator('.preview-steps strong').allTextContents(), { timeout: 10_000 })
       .toEqual(preview.steps.map((s) => fmtCount(s.entered)));
 
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-editor-laptop.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Save funnel' }).click();
-    await expect.poll(() => page.getByRole('combobox', { name: 'Funnel', exact: true }).inputValue()).toBe('pricing-to-purchase');
+    await expect.poll(() => page.getByRole('combobox', { name: 'Funnel', exact: true }).inputValue(), { timeout: 10_000 }).toBe('pricing-to-purchase');
     const stored = (await (await collector.admin(`/api/sites/${SITE}/funnels/pricing-to-purchase`)).json()) as { steps: unknown };
     expect(stored.steps).toEqual(definition.steps);
     const saved = await report(WEEK, 'channel', 'pricing-to-purchase');

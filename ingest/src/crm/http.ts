@@ -59,7 +59,9 @@ export async function crmRequest(
     body = text;
   }
   if (accept.includes(response.status)) return { status: response.status, body };
-  const error = `${method} ${new URL(url).pathname}: HTTP ${response.status} ${text.slice(0, ERROR_SNIPPET)}`.trim();
+  // What the CRM says, in its own words when it gives them (HubSpot: message; Pipedrive: error).
+  const said = typeof body === 'object' && body !== null ? (body as { message?: unknown; error?: unknown }).message ?? (body as { error?: unknown }).error : undefined;
+  const error = `${method} ${new URL(url).pathname}: HTTP ${response.status} ${(typeof said === 'string' ? said : text).slice(0, ERROR_SNIPPET)}`.trim();
   if (response.status === 429 || response.status >= 500) {
     throw new CrmError({ kind: 'retry', error, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) });
   }
