@@ -77,9 +77,12 @@ export function orderOperations<E extends TrackedEvent>(operations: LeadOperatio
   return [...operations].sort((a, b) => a.seq - b.seq || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
 }
 
-/** The id of a delivery: the operation that caused it and the lead (one operation changes a lead once). */
-export function deliveryId(seq: number, lead: string): string {
-  return `${seq}-${createHash('sha256').update(lead).digest('hex').slice(0, 16)}`;
+/**
+ * The id of a delivery: the operation that caused it and the lead. One operation changes a lead
+ * once, but may also have made it (`created`: the event that names a new lead can make it an MQL).
+ */
+export function deliveryId(seq: number, lead: string, created = false): string {
+  return `${seq}-${createHash('sha256').update(lead).digest('hex').slice(0, 16)}${created ? '-new' : ''}`;
 }
 
 /** Scoring rules were validated before they were stored; rules that no longer parse are a bug. */
@@ -209,7 +212,7 @@ export class LeadReplay<E extends TrackedEvent = TrackedEvent> {
     const targets = targetsFor(this.targets, change);
     if (targets.length === 0) return;
     const payload = webhookPayload(record, change, this.tracker.rulesOf(this.site));
-    this.deliveries.push({ id: deliveryId(seq, record.lead), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, targets });
+    this.deliveries.push({ id: deliveryId(seq, record.lead, change.from === null), lead: record.lead, type: payload.type, body: JSON.stringify(payload), seq, targets });
   }
 
   private remember(update: LeadUpdate<E>, seq: number): void {

@@ -37,6 +37,19 @@ describe('replayLeads', () => {
     expect(removed.deliveries.map((d) => d.targets)).toEqual([[]]);
   });
 
+  it('names apart a new lead and its MQL made by one event, for a CRM, the creation first', () => {
+    const replay = replayLeads(SITE, orderOperations([
+      { kind: 'scoring', seq: 1, rules: { threshold: 10, rules: [{ points: 10, event: 'signup' }] } },
+      { kind: 'outbound', seq: 2, target: 'pipedrive', on: true },
+      { kind: 'outbound', seq: 3, target: 'webhook', on: true },
+      { kind: 'event', seq: 10, event: event(T0, 'signup', { lead: 'L1' }) },
+    ]));
+    expect(replay.deliveries.map((d) => [d.id, d.type, d.targets])).toEqual([
+      [deliveryId(10, 'L1', true), 'lead.created', ['pipedrive']],
+      [deliveryId(10, 'L1'), 'lead.mql', ['webhook', 'pipedrive']],
+    ]);
+  });
+
   it('settles racing moves by the order of the log: the later one is refused if it no longer follows', () => {
     const replay = replayLeads(SITE, orderOperations([
       ...journey,

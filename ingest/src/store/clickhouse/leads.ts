@@ -281,5 +281,6 @@ export async function storedDeliveries(io: ClickHouseIo, site: string): Promise<
   return derived.flatMap(({ targets = ['webhook'], ...d }) => targets
     .filter((target) => d.seq > droppedBefore(target))
     .map((target) => ({ ...d, id: targetDeliveryId(d.id, target), target })))
-    .sort((a, b) => a.seq - b.seq);
+    // A lead made and changed by one event: its creation goes first.
+    .sort((a, b) => a.seq - b.seq || Number(b.type === 'lead.created') - Number(a.type === 'lead.created'));
 }
