@@ -1,6 +1,10 @@
-// Starts a throwaway ClickHouse server for tests: Debian's clickhouse-server, its data and
-// logs in a temp dir, listening on 127.0.0.1 only, on free ports. One server per test file.
+// Starts a throwaway ClickHouse for tests: Debian's clickhouse-server (18.16), its data and
+// logs in a temp dir, listening on 127.0.0.1 only, on free ports, one server per test file; or,
+// with CLICKHOUSE_ENGINE=chdb, a current ClickHouse (26.7) inside the test process through the
+// optional package chdb, on a temp data directory. The store conformance suites run on both.
+import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createClient } from '@clickhouse/client';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +17,31 @@ export interface RunningClickHouse {
   databaseUrl: string;
   /** DATABASE_URL of another database on the same server, so tests can start from empty. */
   databaseUrlFor(database: string): string;
+  /** Runs a statement as the administrator (databases named in it). */
+  command(query: string): Promise<void>;
+  /** Rows of a SELECT run as the administrator. */
+  rows(query: string): Promise<Record<string, unknown>[]>;
+  /** Inserts rows (JSONEachRow) into `database.table`, as the administrator. */
+  insert(database: string, table: string, rows: Record<string, unknown>[]): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** `chdb` (CLICKHOUSE_ENGINE=chdb): ClickHouse 26.7 in-process; else Debian's clickhouse-server. */
+export const clickHouseEngine: 'chdb' | 'server' = process.env.CLICKHOUSE_ENGINE === 'chdb' ? 'chdb' : 'server';
+
+/** The database a test DATABASE_URL names (clickhouse://…/DB or chdb:DIR?database=DB). */
+export function databaseOf(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return url.protocol === 'chdb:' ? url.searchParams.get('database') ?? 'funnelbeam' : url.pathname.slice(1);
+}
+
+function chdbInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('chdb');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const USER = 'funnelbeam';
@@ -29,7 +57,31 @@ export function clickHouseServerBinary(): string | null {
 
 /** Whether ClickHouse tests may be skipped here: only outside CI, where a missing server is a failure. */
 export function canSkipClickHouse(): boolean {
-  return !process.env.CI && clickHouseServerBinary() === null;
+  if (process.env.CI) return false;
+  return clickHouseEngine === 'chdb' ? !chdbInstalled() : clickHouseServerBinary() === null;
+}
+
+/** chDB on a temp directory of this process (the one it may have: chDB runs one per process). */
+async function startChdb(): Promise<RunningClickHouse> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-chdb-'));
+  const { Session, drainPending } = await import('chdb');
+  const session = new Session(dir, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
+  const databaseUrlFor = (database: string) => `chdb:${dir}?database=${database}`;
+  return {
+    url: '',
+    databaseUrl: databaseUrlFor('funnelbeam'),
+    databaseUrlFor,
+    command: async (query) => void (await session.queryAsync(query)),
+    rows: async (query) => (await session.queryAsync(query, { format: 'JSONEachRow' })).text().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    insert: async (database, table, rows) => void (await session.insert({
+      table: `${database}.${table}`, format: 'JSONEachRow', values: Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n') + '\n'),
+    })),
+    stop: async () => {
+      session.close();
+      await drainPending();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function freePort(): Promise<number> {
@@ -118,6 +170,7 @@ async function waitForPing(url: string, child: ChildProcess, logs: () => string)
 }
 
 export async function startClickHouse(): Promise<RunningClickHouse> {
+  if (clickHouseEngine === 'chdb') return startChdb();
   const binary = clickHouseServerBinary();
   if (!binary) {
     throw new Error(
@@ -164,5 +217,30 @@ export async function startClickHouse(): Promise<RunningClickHouse> {
     await stop();
     throw error;
   }
-  return { url, databaseUrl: databaseUrlFor('funnelbeam'), databaseUrlFor, stop };
+  const admin = () => createClient({ url, username: 'default', password: '' });
+  const command = async (query: string) => {
+    const client = admin();
+    try {
+      await client.command({ query });
+    } finally {
+      await client.close();
+    }
+  };
+  const rows = async (query: string) => {
+    const client = admin();
+    try {
+      return await (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+    } finally {
+      await client.close();
+    }
+  };
+  const insert = async (database: string, table: string, values: Record<string, unknown>[]) => {
+    const client = admin();
+    try {
+      await client.insert({ table: `${database}.${table}`, values, format: 'JSONEachRow' });
+    } finally {
+      await client.close();
+    }
+  };
+  return { url, databaseUrl: databaseUrlFor('funnelbeam'), databaseUrlFor, command, rows, insert, stop };
 }

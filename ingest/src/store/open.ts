@@ -11,7 +11,8 @@ export async function openStore(databaseUrl: string, options: { sqliteSynchronou
   if (databaseUrl.startsWith('sqlite:')) {
     return new SqliteStore(databaseUrl.slice('sqlite:'.length), { synchronous: options.sqliteSynchronous });
   }
-  if (databaseUrl.startsWith('clickhouse://')) {
+  // chdb:PATH?database=NAME runs a current ClickHouse inside this process (the optional package chdb): for tests.
+  if (databaseUrl.startsWith('clickhouse://') || databaseUrl.startsWith('chdb:')) {
     return ClickHouseStore.open(databaseUrl);
   }
   throw new UnsupportedDatabaseUrl(

@@ -82,7 +82,7 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
   const SITE = 'shop.example.com';
 
   beforeAll(async () => {
-    const databaseUrl = both.clickhouseUrl.replace(/\/account_conformance$/, '/account_collectors');
+    const databaseUrl = both.server.databaseUrlFor('account_collectors');
     a = await startCollector({ databaseUrl });
     b = await startCollector({ databaseUrl });
     expect((await a.admin('/api/sites', { body: { domain: SITE } })).status).toBe(201);

@@ -15,6 +15,8 @@ export interface BothStores {
   clickhouse: Store;
   /** The ClickHouse store's DATABASE_URL, to open more stores on the same data. */
   clickhouseUrl: string;
+  /** The ClickHouse (server or chDB) the store runs on. */
+  server: RunningClickHouse;
 }
 
 /** Registers the hooks that open (and close) the two stores; the object is filled in by the time tests run. */
@@ -24,6 +26,7 @@ export function bothStores(database: string): BothStores {
   beforeAll(async () => {
     if (skipClickHouse) return;
     server = await startClickHouse();
+    stores.server = server;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `funnelbeam-${database}-`));
     stores.clickhouseUrl = server.databaseUrlFor(database);
     stores.sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);

@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../src/store/types.js';
-import { createClient } from '@clickhouse/client';
-import { ClickHouseStore, parseClickHouseUrl } from '../../src/store/clickhouse/index.js';
+import { ClickHouseStore } from '../../src/store/clickhouse/index.js';
+import { databaseOf } from '../../../test-support/clickhouse.js';
 import { versionPrefix } from '../../src/store/clickhouse/funnels.js';
 import { funnelVersion } from '../../src/store/funnelRuntime.js';
 import { BREAKDOWN_DIMENSIONS, type FunnelEvent } from '../../src/funnel/index.js';
@@ -115,21 +115,14 @@ describe.skipIf(skipClickHouse)('the ClickHouse materializer', () => {
     const progressed = (await freshUntil())!;
     expect(progressed).toBeGreaterThanOrEqual(now - 60_000);
     // The mark a holder taking over writes while it rebuilds the open windows (materializer.ts markStale).
-    const target = parseClickHouseUrl(both.clickhouseUrl);
-    const client = createClient({ url: target.url, username: target.username, password: target.password, database: target.database });
-    const mark = (value: string, deleted: number) => client.insert({
-      table: 'materialized', format: 'JSONEachRow',
-      values: [{ site, kind: 'funnel_stale', key: versionPrefix('landing', funnelVersion(definition)), value, deleted, seq: Date.now() * 1000 + deleted }],
-    });
-    try {
-      const leftAt = progressed - 30_000;
-      await mark(String(leftAt * 1000), 0);
-      expect(await freshUntil()).toBe(leftAt);
-      await mark('', 1);
-      expect(await freshUntil()).toBeGreaterThanOrEqual(progressed);
-    } finally {
-      await client.close();
-    }
+    const mark = (value: string, deleted: number) => both.server.insert(databaseOf(both.clickhouseUrl), 'materialized', [
+      { site, kind: 'funnel_stale', key: versionPrefix('landing', funnelVersion(definition)), value, deleted, seq: Date.now() * 1000 + deleted },
+    ]);
+    const leftAt = progressed - 30_000;
+    await mark(String(leftAt * 1000), 0);
+    expect(await freshUntil()).toBe(leftAt);
+    await mark('', 1);
+    expect(await freshUntil()).toBeGreaterThanOrEqual(progressed);
   });
 
   it('takes an insert that lands after later arrivals were taken (a slow request on another collector)', async () => {

@@ -1,7 +1,7 @@
-// The scale-out store: ClickHouse over HTTP with @clickhouse/client. Every collector that
+// The scale-out store: ClickHouse over HTTP with @clickhouse/client (or chDB in-process, for
+// tests of a current release: connection.ts). Every collector that
 // shares the database shares everything: events, bot counts, sites, salts and settings.
 import { randomUUID } from 'node:crypto';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { StoredEvent } from '../../event.js';
 import type {
   AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
@@ -9,6 +9,7 @@ import type {
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import type { ScoringRules } from '../../leads/scoring.js';
 import { Lease } from './lease.js';
+import { chdbConnection, hasAsyncInserts, httpConnection, type SqlConnection } from './connection.js';
 import { OUTBOUND_TARGETS } from '../../leads/outbound.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
@@ -132,13 +133,24 @@ export class ClickHouseStore implements Store {
     mutate: (table, query) => this.mutate(table, query),
   };
   private readonly reports = new FunnelReports(this.io);
+  /**
+   * A current release gathers small inserts from many collectors into one part (async inserts),
+   * answering once it is written; 18.16 has none, and makes a part per insert.
+   */
+  private readonly eventInsertSettings: Record<string, number> | undefined;
+
+  /** The server's version, and whether events go in as async inserts there (tests hold both paths). */
+  get server(): { version: string; asyncInserts: boolean } {
+    return { version: this.sql.version, asyncInserts: this.eventInsertSettings !== undefined };
+  }
   private readonly leadList = new LeadList(this.io);
   readonly materializer: Materializer;
 
   private constructor(
-    private readonly client: ClickHouseClient,
+    private readonly sql: SqlConnection,
     private readonly database: string,
   ) {
+    this.eventInsertSettings = hasAsyncInserts(sql.version) ? { async_insert: 1, wait_for_async_insert: 1 } : undefined;
     this.materializer = new Materializer({
       io: this.io, database,
       lease: new Lease('materializer', { rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep }, SETTLE_MS),
@@ -148,20 +160,18 @@ export class ClickHouseStore implements Store {
 
   /** Connects, creates the database if missing and migrates its schema. */
   static async open(databaseUrl: string, options: ClickHouseOptions = {}): Promise<ClickHouseStore> {
-    const target = parseClickHouseUrl(databaseUrl);
-    const connection = {
-      url: target.url, username: target.username, password: target.password,
-      // A socket left idle past the server's keep-alive (3 s before 23.11) is closed by it; after
-      // a long event-loop stall, a lazy check would still send on it and get "socket hang up".
-      keep_alive: { idle_socket_ttl: 2000, eagerly_destroy_stale_sockets: true },
-    };
-    const bootstrap = createClient(connection);
-    try {
-      await bootstrap.command({ query: SQL.createDatabase(target.database) });
-    } finally {
-      await bootstrap.close();
+    let sql: SqlConnection;
+    let database: string;
+    if (databaseUrl.startsWith('chdb:')) {
+      const url = new URL(databaseUrl);
+      database = url.searchParams.get('database') ?? 'funnelbeam';
+      sql = await chdbConnection(decodeURIComponent(url.pathname), database);
+    } else {
+      const target = parseClickHouseUrl(databaseUrl);
+      database = target.database;
+      sql = await httpConnection(target);
     }
-    const store = new ClickHouseStore(createClient({ ...connection, database: target.database }), target.database);
+    const store = new ClickHouseStore(sql, database);
     try {
       await store.migrate();
     } catch (error) {
@@ -189,23 +199,21 @@ export class ClickHouseStore implements Store {
   }
 
   /** Rows of a SELECT, 64-bit numbers arriving as strings (JSON quotes them). */
-  private async rows(query: string): Promise<Row[]> {
-    const result = await this.client.query({ query, format: 'JSONEachRow' });
-    return result.json<Row>();
+  private rows(query: string): Promise<Row[]> {
+    return this.sql.rows(query);
   }
 
   /** A large SELECT's rows a block at a time (JSONEachRow: 18.16 streams no more compact JSON). */
-  private async *stream(query: string): AsyncIterable<Row[]> {
-    const result = await this.client.query({ query, format: 'JSONEachRow' });
-    for await (const rows of result.stream<Row>()) yield rows.map((row) => row.json());
+  private stream(query: string): AsyncIterable<Row[]> {
+    return this.sql.stream(query);
   }
 
-  private async command(query: string): Promise<void> {
-    await this.client.command({ query });
+  private command(query: string): Promise<void> {
+    return this.sql.command(query);
   }
 
-  private async insert(table: string, values: Row[]): Promise<void> {
-    await this.client.insert({ table, values, format: 'JSONEachRow' });
+  private insert(table: string, values: Row[], settings?: Record<string, number>): Promise<void> {
+    return this.sql.insert(table, values, settings);
   }
 
   // ClickHouse acknowledges an insert once its part is written (like SQLite's NORMAL: it
@@ -216,7 +224,7 @@ export class ClickHouseStore implements Store {
     if (batch.bots.length > 0) {
       await this.insert('bot_counts', batch.bots.map((b) => ({ site: b.site, day: b.day, count: b.count })));
     }
-    if (batch.events.length > 0) await this.insert('events', batch.events.map((event) => eventRow(event, this.nextArrival())));
+    if (batch.events.length > 0) await this.insert('events', batch.events.map((event) => eventRow(event, this.nextArrival())), this.eventInsertSettings);
   }
 
   /** Counted against the copies already stored (every read keeps the first copy, so a duplicate inserted changes nothing). */
@@ -542,9 +550,8 @@ export class ClickHouseStore implements Store {
 
   /** Streamed from ClickHouse a block at a time: an export of millions is never held whole. */
   async *exportEvents(site: string, range: TimeRange): AsyncIterable<StoredEvent> {
-    const result = await this.client.query({ query: SQL.exportEvents(site, range), format: 'JSONEachRow' });
-    for await (const rows of result.stream<Row>()) {
-      for (const row of rows) yield storedEventFromRow(site, row.json());
+    for await (const rows of this.stream(SQL.exportEvents(site, range))) {
+      for (const row of rows) yield storedEventFromRow(site, row);
     }
   }
 
@@ -608,7 +615,7 @@ export class ClickHouseStore implements Store {
 
   async close(): Promise<void> {
     await this.materializer.close().catch(() => {});
-    await this.client.close();
+    await this.sql.close();
   }
 
   /** Microseconds of this collector's clock, never repeating: the order of arrival of events. */

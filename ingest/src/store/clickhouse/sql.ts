@@ -305,10 +305,13 @@ export type EventColumn =
  * otherwise read the aggregates into WHERE.
  */
 function firstCopies(site: string, where: string, columns: readonly EventColumn[], by: 'ts' | 'arrival'): string {
-  const first = columns.map((c) => `, argMin(${c}, ${by}) AS first_${c}`).join('');
+  // Copies with one ts (a retry clamped alike) are told apart by arrival: otherwise which one a
+  // read takes is up to the server, and may change from read to read.
+  const order = by === 'ts' ? '(ts, arrival)' : 'arrival';
+  const first = columns.map((c) => `, argMin(${c}, ${order}) AS first_${c}`).join('');
   const outer = columns.map((c) => `, first_${c} AS ${c}`).join('');
   return `SELECT first_ts AS ts${outer} FROM (
-      SELECT argMin(ts, ${by}) AS first_ts${first}
+      SELECT argMin(ts, ${order}) AS first_ts${first}
       FROM events
       WHERE site = ${str(site)} AND ${where}
       GROUP BY client_ts, dedupe_key
