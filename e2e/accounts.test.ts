@@ -189,6 +189,10 @@ describe('shared links', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Admin', exact: true }).click();
     await page.getByLabel('Site').selectOption(ALPHA);
+    // Picking a site loads its funnels and draws the page again: typing before that would be
+    // typed into a form about to be replaced (on a loaded machine the load can take a while).
+    await page.waitForLoadState('networkidle');
+    await expect.poll(() => page.getByRole('combobox', { name: 'Funnel', exact: true }).locator('option').allTextContents(), { timeout: 10_000 }).toContain(SIGNUP.name);
 
     // The users the test made, with their roles and sites.
     await expect.poll(async () => (await page.locator('table[data-table="users"] tbody tr').allTextContents()).length).toBe(2);
