@@ -27,20 +27,13 @@ export interface WriteQueueOptions {
    * which bounds both memory and the size of one transaction.
    */
   maxQueuedEvents: number;
-  /**
-   * Commits that may run at once (default 1). SQLite has one writer; a ClickHouse insert takes
-   * tens of milliseconds and the server takes several at a time, so writes gathered while some
-   * run go out in another, rather than waiting for them.
-   */
-  maxConcurrentCommits?: number;
 }
 
 export class WriteQueue {
   private events: StoredEvent[] = [];
   private bots = new Map<string, BotCount>();
   private waiters: Waiter[] = [];
-  /** Commits running now. */
-  private readonly flushing = new Set<Promise<void>>();
+  private flushing: Promise<void> | null = null;
   private scheduled = false;
   private closed = false;
 
@@ -74,8 +67,8 @@ export class WriteQueue {
   /** Stops taking writes and commits everything already queued. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing.size > 0 || this.events.length > 0 || this.bots.size > 0) {
-      if (this.flushing.size > 0) await Promise.all(this.flushing);
+    while (this.flushing || this.events.length > 0 || this.bots.size > 0) {
+      if (this.flushing) await this.flushing;
       else await this.flush();
     }
   }
@@ -85,9 +78,9 @@ export class WriteQueue {
   // while the last commit ran (a busy collector answers its clients in two alternating cohorts
   // otherwise). A commit's fixed cost (WAL frames of the index pages, page headers) is then
   // shared by about 37 single events instead of 28 at 50 connections; an idle collector waits
-  // microseconds. While as many commits run as may (one, on SQLite), new writes gather for the next one.
+  // microseconds. While a commit runs, new writes gather for the next one.
   private schedule(): void {
-    if (this.scheduled || this.flushing.size >= (this.options.maxConcurrentCommits ?? 1)) return;
+    if (this.scheduled || this.flushing) return;
     this.scheduled = true;
     setImmediate(() => setImmediate(() => {
       this.scheduled = false;
@@ -96,14 +89,13 @@ export class WriteQueue {
   }
 
   private flush(): Promise<void> {
-    if (this.flushing.size >= (this.options.maxConcurrentCommits ?? 1)) return Promise.race(this.flushing);
+    if (this.flushing) return this.flushing;
     if (this.events.length === 0 && this.bots.size === 0) return Promise.resolve();
-    const flushing: Promise<void> = this.flushOnce().finally(() => {
-      this.flushing.delete(flushing);
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = null;
       if (this.events.length > 0 || this.bots.size > 0) this.schedule();
     });
-    this.flushing.add(flushing);
-    return flushing;
+    return this.flushing;
   }
 
   private async flushOnce(): Promise<void> {

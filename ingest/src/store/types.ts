@@ -127,8 +127,6 @@ export interface AuditEntry {
 }
 
 export interface Store {
-  /** How many `write` calls may run at once (unset: one, as SQLite's single writer). */
-  readonly concurrentWrites?: number;
   /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
   write(batch: WriteBatch): Promise<void>;
   /**

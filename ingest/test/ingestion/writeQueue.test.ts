@@ -53,29 +53,6 @@ describe('WriteQueue', () => {
     await Promise.all([second, third]);
   });
 
-  it('with room for two commits, sends writes made while one runs at once, and holds a third until one ends', async () => {
-    const { commits, commit } = manualStore();
-    const queue = new WriteQueue(commit, { maxQueuedEvents: 100, maxConcurrentCommits: 2 });
-    const first = queue.write([event('a')]);
-    await turns(4);
-    const second = queue.write([event('b')]);
-    await turns(4);
-    expect(commits.map((c) => c.batch.events.map((e) => e.id))).toEqual([['a'], ['b']]);
-    const third = queue.write([event('c')]);
-    await turns(4);
-    expect(commits).toHaveLength(2);
-    // The second ends first: the third goes out, while the first still runs.
-    commits[1].settle();
-    await second;
-    await turns(4);
-    expect(commits.map((c) => c.batch.events.map((e) => e.id))).toEqual([['a'], ['b'], ['c']]);
-    commits[2].settle();
-    await third;
-    commits[0].settle();
-    await first;
-    await queue.close();
-  });
-
   it('refuses every write of a failed commit, and commits the next ones anew', async () => {
     const { commits, commit } = manualStore();
     const queue = new WriteQueue(commit, { maxQueuedEvents: 100 });

@@ -121,8 +121,6 @@ const SETTLE_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ClickHouseStore implements Store {
-  /** Inserts take tens of milliseconds and the server runs several at once: so may the write queue. */
-  readonly concurrentWrites = 8;
   /** Versions of the rows this store replaces (sites, funnels): wall-clock ms, never repeating. */
   private lastVersion = 0;
   private lastArrival = 0;
