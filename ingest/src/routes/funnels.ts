@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { parseFunnelDefinition } from '../funnel/definition.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension } from '../funnel/report.js';
+import { compareVariants } from '../funnel/variants.js';
 import type { StoredFunnel } from '../store/types.js';
 import { FunnelsWarmingUp } from '../store/funnelRuntime.js';
 import { dateRangeQuery, parseDateRange } from './stats.js';
@@ -10,12 +11,19 @@ const funnelIdPattern = '^[A-Za-z0-9_-]{1,64}$';
 
 export const reportQuery = {
   ...dateRangeQuery,
-  properties: { ...dateRangeQuery.properties, breakdown: { type: 'string', enum: [...BREAKDOWN_DIMENSIONS] } },
+  properties: {
+    ...dateRangeQuery.properties,
+    breakdown: { type: 'string', enum: [...BREAKDOWN_DIMENSIONS] },
+    /** `previous`: the same report over the range of equal length just before, as `previous`. */
+    compare: { type: 'string', enum: ['previous'] },
+    /** With `breakdown=variant`: the variant the others are compared with (default: the one with most entries). */
+    control: { type: 'string', minLength: 1, maxLength: 64 },
+  },
 } as const;
 
 type SiteParams = { site: string };
 type FunnelParams = SiteParams & { id: string };
-export type ReportQuery = { from: string; to: string; breakdown?: BreakdownDimension };
+export type ReportQuery = { from: string; to: string; breakdown?: BreakdownDimension; compare?: 'previous'; control?: string };
 
 function present(funnel: StoredFunnel) {
   return {
@@ -31,9 +39,16 @@ export async function answerFunnelReport(app: FastifyInstance, site: string, id:
   const range = parseDateRange(query);
   if ('error' in range) return reply.code(400).send(range);
   try {
-    const report = await app.store.funnelReport(site, id, range, { now: Date.now(), breakdown: query.breakdown });
+    const options = { now: Date.now(), breakdown: query.breakdown };
+    const report = await app.store.funnelReport(site, id, range, options);
     if (!report) return reply.code(404).send({ error: `no funnel ${id}`, field: 'id' });
-    return report;
+    const length = range.toMs - range.fromMs;
+    const previous = query.compare === 'previous' ? await app.store.funnelReport(site, id, { fromMs: range.fromMs - length, toMs: range.fromMs }, options) : null;
+    return {
+      ...report,
+      ...(query.breakdown === 'variant' ? { variants: compareVariants(report.breakdown, query.control) } : {}),
+      ...(previous ? { previous } : {}),
+    };
   } catch (error) {
     if (!(error instanceof FunnelsWarmingUp)) throw error;
     return reply.code(503).header('retry-after', '2').send({ error: error.message, field: null, warming: { done: error.done } });
