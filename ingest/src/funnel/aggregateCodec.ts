@@ -26,6 +26,8 @@ export function encodeAggregate(aggregate: FunnelAggregate): string {
 
 export function decodeAggregate(text: string): FunnelAggregate {
   const aggregate = JSON.parse(text) as FunnelAggregate;
+  // Aggregates persisted before exclusions existed have none.
+  aggregate.excluded ??= 0;
   for (const step of aggregate.steps) step.openUntil = undeltas(step.openUntil);
   for (const cells of Object.values(aggregate.breakdowns)) {
     for (const cell of Object.values(cells)) cell.openUntil = cell.openUntil.map(undeltas);

@@ -10,19 +10,46 @@ export interface StepDefinition {
   path?: string;
   /** Property conditions: the event's property must equal the value, compared as strings. */
   props?: Record<string, string>;
+  /** Steps after the first: at most this long after the step before (besides the funnel's window). */
+  within?: string;
+}
+
+/** How steps follow one another (CONTRACT.md, "Funnel definition: ordering, exclusions, step time limits"). */
+export const ORDERS = ['sequential', 'strict', 'any'] as const;
+export type FunnelOrder = (typeof ORDERS)[number];
+
+/** An event that takes an entry out when it happens after step `between[0]` and before step `between[1]` (1-based). */
+export interface ExclusionDefinition {
+  event: string;
+  path?: string;
+  props?: Record<string, string>;
+  between: [number, number];
 }
 
 export interface FunnelDefinition {
   name: string;
   /** `<n>m`, `<n>h` or `<n>d`, from 1 minute to 90 days. */
   window: string;
+  /** Left out: `sequential` (a definition without it means what it always meant). */
+  order?: FunnelOrder;
   steps: StepDefinition[];
+  exclusions?: ExclusionDefinition[];
 }
 
-export interface ParsedStep extends StepDefinition {
-  /** The compiled `path`, anchored at both ends; null when the step has no path. */
+/** What an event is matched against: a step's or an exclusion's event, path and props. */
+export interface EventMatcher {
+  event: string;
+  props?: Record<string, string>;
+  /** The compiled `path`, anchored at both ends; null when there is none. */
   pathPattern: RegExp | null;
 }
+
+export interface ParsedStep extends StepDefinition, EventMatcher {
+  /** `within` in ms; null without one. */
+  withinMs: number | null;
+}
+
+export interface ParsedExclusion extends ExclusionDefinition, EventMatcher {}
 
 /** A validated, normalised definition (`definition` is what a store keeps). */
 export interface ParsedFunnel {
@@ -30,7 +57,9 @@ export interface ParsedFunnel {
   name: string;
   window: string;
   windowMs: number;
+  order: FunnelOrder;
   steps: ParsedStep[];
+  exclusions: ParsedExclusion[];
 }
 
 export type ParseResult = { ok: true; funnel: ParsedFunnel } | { ok: false; error: string; field: string };
@@ -44,6 +73,7 @@ export const MAX_PROP_KEY_LENGTH = 64;
 export const MAX_PROP_VALUE_LENGTH = 256;
 export const MIN_WINDOW_MS = 60_000;
 export const MAX_WINDOW_MS = 90 * 86_400_000;
+export const MAX_EXCLUSIONS = 10;
 
 /** The wire format's event names (CONTRACT.md, "Ingestion"). */
 const EVENT_NAME = /^[A-Za-z0-9_.:\- ]{1,64}$/;
@@ -62,6 +92,22 @@ export const funnelDefinitionSchema = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME.source },
     window: { type: 'string', pattern: WINDOW.source },
+    order: { type: 'string', enum: [...ORDERS] },
+    exclusions: {
+      type: 'array',
+      maxItems: MAX_EXCLUSIONS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['event', 'between'],
+        properties: {
+          event: { type: 'string', pattern: EVENT_NAME.source },
+          path: { type: 'string', maxLength: MAX_PATH_LENGTH, pattern: PATH.source },
+          props: { type: 'object', maxProperties: MAX_PROPS },
+          between: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 1, maximum: MAX_STEPS } },
+        },
+      },
+    },
     steps: {
       type: 'array',
       minItems: MIN_STEPS,
@@ -74,6 +120,7 @@ export const funnelDefinitionSchema = {
           name: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME.source },
           event: { type: 'string', pattern: EVENT_NAME.source },
           path: { type: 'string', maxLength: MAX_PATH_LENGTH, pattern: PATH.source },
+          within: { type: 'string', pattern: WINDOW.source },
           props: {
             type: 'object',
             maxProperties: MAX_PROPS,
@@ -109,10 +156,14 @@ export function compilePathPattern(pattern: string): RegExp {
 export function parseFunnelDefinition(input: unknown): ParseResult {
   const fail = (field: string, error: string): ParseResult => ({ ok: false, error, field });
   if (!isRecord(input)) return fail('', 'a funnel definition must be an object');
-  const unknownKey = Object.keys(input).find((key) => !['name', 'window', 'steps'].includes(key));
+  const unknownKey = Object.keys(input).find((key) => !['name', 'window', 'order', 'steps', 'exclusions'].includes(key));
   if (unknownKey !== undefined) return fail(unknownKey, `unknown field "${unknownKey}"`);
 
   const { name, window, steps } = input;
+  if (input.order !== undefined && !(ORDERS as readonly unknown[]).includes(input.order)) {
+    return fail('order', `order must be one of ${ORDERS.join(', ')}`);
+  }
+  const order = (input.order ?? 'sequential') as FunnelOrder;
   if (!isName(name)) return fail('name', `name must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
   if (typeof window !== 'string') return fail('window', 'window must be a string such as "30m", "12h" or "7d"');
   const windowMs = parseWindow(window);
@@ -125,34 +176,75 @@ export function parseFunnelDefinition(input: unknown): ParseResult {
   for (const [index, step] of steps.entries()) {
     const field = `steps[${index}]`;
     if (!isRecord(step)) return fail(field, 'a step must be an object');
-    const unknownStepKey = Object.keys(step).find((key) => !['name', 'event', 'path', 'props'].includes(key));
+    const unknownStepKey = Object.keys(step).find((key) => !['name', 'event', 'path', 'props', 'within'].includes(key));
     if (unknownStepKey !== undefined) return fail(`${field}.${unknownStepKey}`, `unknown field "${unknownStepKey}"`);
     if (!isName(step.name)) return fail(`${field}.name`, `name must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
-    if (typeof step.event !== 'string' || !EVENT_NAME.test(step.event)) {
-      return fail(`${field}.event`, 'event must be 1 to 64 of A-Za-z0-9_.:- and space');
-    }
-    const result: ParsedStep = { name: step.name, event: step.event, pathPattern: null };
-    if (step.path !== undefined) {
-      if (typeof step.path !== 'string' || step.path.length > MAX_PATH_LENGTH || !PATH.test(step.path)) {
-        return fail(`${field}.path`, 'path must start with "/" and hold no whitespace (use * for any run of characters)');
-      }
-      result.path = step.path;
-      result.pathPattern = compilePathPattern(step.path);
-    }
-    if (step.props !== undefined) {
-      const props = parseProps(step.props);
-      if (typeof props === 'string') return fail(`${field}.props`, props);
-      result.props = props;
+    const matcher = parseMatcher(step, field);
+    if ('error' in matcher) return fail(matcher.field, matcher.error);
+    const result: ParsedStep = { name: step.name, ...matcher, withinMs: null };
+    if (step.within !== undefined) {
+      const withinMs = typeof step.within === 'string' ? parseWindow(step.within) : null;
+      if (index === 0) return fail(`${field}.within`, 'within applies to the steps after the first');
+      if (order === 'any') return fail(`${field}.within`, 'within needs steps in order (order sequential or strict)');
+      if (withinMs === null) return fail(`${field}.within`, 'within must be <n>m, <n>h or <n>d, from 1m to 90d');
+      if (withinMs > windowMs) return fail(`${field}.within`, `within may not be longer than the funnel's window (${window})`);
+      result.within = step.within as string;
+      result.withinMs = withinMs;
     }
     parsed.push(result);
   }
 
+  const exclusions: ParsedExclusion[] = [];
+  if (input.exclusions !== undefined) {
+    if (!Array.isArray(input.exclusions) || input.exclusions.length > MAX_EXCLUSIONS) {
+      return fail('exclusions', `exclusions must be an array of at most ${MAX_EXCLUSIONS}`);
+    }
+    for (const [index, exclusion] of input.exclusions.entries()) {
+      const field = `exclusions[${index}]`;
+      if (!isRecord(exclusion)) return fail(field, 'an exclusion must be an object');
+      const unknown = Object.keys(exclusion).find((key) => !['event', 'path', 'props', 'between'].includes(key));
+      if (unknown !== undefined) return fail(`${field}.${unknown}`, `unknown field "${unknown}"`);
+      const matcher = parseMatcher(exclusion, field);
+      if ('error' in matcher) return fail(matcher.field, matcher.error);
+      const between = exclusion.between;
+      if (!Array.isArray(between) || between.length !== 2 || !between.every((k) => Number.isInteger(k))
+        || between[0] < 1 || between[1] > parsed.length || between[0] >= between[1]) {
+        return fail(`${field}.between`, `between must be [a, b]: two step numbers, 1 <= a < b <= ${parsed.length}`);
+      }
+      exclusions.push({ ...matcher, between: [between[0], between[1]] });
+    }
+  }
+
+  // Only what was given: a definition without the new fields keeps its form (and its version).
   const definition: FunnelDefinition = {
     name,
     window,
-    steps: parsed.map(({ pathPattern: _, ...step }) => step),
+    ...(input.order !== undefined ? { order } : {}),
+    steps: parsed.map(({ pathPattern: _, withinMs: __, ...step }) => step),
+    ...(input.exclusions !== undefined ? { exclusions: exclusions.map(({ pathPattern: _, ...exclusion }) => exclusion) } : {}),
   };
-  return { ok: true, funnel: { definition, name, window, windowMs, steps: parsed } };
+  return { ok: true, funnel: { definition, name, window, windowMs, order, steps: parsed, exclusions } };
+}
+
+/** A step's or an exclusion's event, path and props, checked; `field` names where it sits. */
+function parseMatcher(input: Record<string, unknown>, field: string): (EventMatcher & { path?: string }) | { error: string; field: string } {
+  if (typeof input.event !== 'string' || !EVENT_NAME.test(input.event)) {
+    return { field: `${field}.event`, error: 'event must be 1 to 64 of A-Za-z0-9_.:- and space' };
+  }
+  const result: EventMatcher & { path?: string } = { event: input.event, pathPattern: null };
+  if (input.path !== undefined) {
+    if (typeof input.path !== 'string' || input.path.length > MAX_PATH_LENGTH || !PATH.test(input.path)) {
+      return { field: `${field}.path`, error: 'path must start with "/" and hold no whitespace (use * for any run of characters)' };
+    }
+    result.path = input.path;
+    result.pathPattern = compilePathPattern(input.path);
+  }
+  if (input.props !== undefined) {
+    const props = parseProps(input.props);
+    if (typeof props === 'string') return { field: `${field}.props`, error: props };
+    result.props = props;
+  }
+  return result;
 }
 
 /** A definition a store kept (validated before it was stored); one that no longer parses is a bug. */
@@ -164,7 +256,7 @@ export function parseStoredFunnel(definition: FunnelDefinition): ParsedFunnel {
 
 /** Does the event satisfy the step: same name, path matching the pattern, every property equal (as strings)? */
 export function stepMatches(
-  step: ParsedStep,
+  step: EventMatcher,
   event: { name: string; path: string; props: Record<string, PropValue> | null },
 ): boolean {
   if (event.name !== step.event) return false;

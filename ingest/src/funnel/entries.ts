@@ -1,5 +1,5 @@
-// A unit's entries into a funnel. An entry opens at the unit's first step-1 event and lasts one
-// window; the first step-1 event after it opens the next entry. Each entry is the furthest
+// A unit's entries into a funnel. An entry opens at the unit's first step-1 event (in an any-order
+// funnel, any step's) and lasts one window; the first step-1 event after it opens the next entry. Each entry is the furthest
 // attempt started inside it (matchJourney). Because every entry belongs to the day of its
 // journey's step 1, per-day aggregates of entries add up exactly over any date range, which is
 // what lets a report merge days instead of reading raw events.
@@ -8,7 +8,7 @@
 // SESSION_TAIL_MS (its span): that is all it depends on, which is what makes it final once its
 // span is over (horizon.ts).
 import type { ParsedFunnel } from './definition.js';
-import { defaultMatcher, matchJourney, type FunnelEvent, type Journey, type StepMatcher } from './journey.js';
+import { defaultMatcher, matchJourney, opensAttempt, type FunnelEvent, type Journey, type StepMatcher } from './journey.js';
 
 /** How far past an entry's window its events are read, for the exit page and engagement of the session it ends in. */
 export const SESSION_TAIL_MS = 86_400_000;
@@ -39,7 +39,7 @@ export function matchEntries(events: readonly FunnelEvent[], funnel: ParsedFunne
   const after = options.after ?? -Infinity;
   let i = 0;
   while (i < events.length) {
-    while (i < events.length && (events[i].ts <= after || !matches(0, events[i]))) i++;
+    while (i < events.length && (events[i].ts <= after || !opensAttempt(funnel, matches, events[i]))) i++;
     if (i === events.length) break;
     const opensAt = events[i].ts;
     const periodEnd = opensAt + funnel.windowMs;

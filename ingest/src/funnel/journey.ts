@@ -15,6 +15,14 @@
 //   the step's session: that is where the visitor exited, or what it did after converting.
 // - `exitPath`: the path of the next pageview after the last step reached, in the same session;
 //   null when there is none (the visitor left the site) and when the journey converted.
+// - Ordering (`order`): `sequential` as above; `strict`: step k+1 must be the very next event
+//   after step k (of any name), or the attempt stops at k; `any`: the steps in any order, each
+//   served by its own event inside the window, `reached` counting the distinct steps (as many
+//   as the events can serve at once); the attempt opens at any step's event.
+// - `within` on step k: at most that long after step k-1. Where several chains reach as far, the
+//   journey is the one whose steps come earliest (step by step), as the greedy walk gives.
+// - Exclusions: an excluded event strictly after step a and before step b of the journey (or
+//   the end of its window, when step b was not reached) takes the entry out (`excluded`).
 import type { StoredEvent } from '../event.js';
 import { stepMatches, type ParsedFunnel } from './definition.js';
 
@@ -81,6 +89,8 @@ export interface Journey {
   stages: StageEngagement[];
   /** Revenue of the last step's event, when the journey converted and it carried some. */
   revenue: { amount: number; currency: string } | null;
+  /** An exclusion hit: the entry counts in the report's `excluded`, and in no step. */
+  excluded: boolean;
 }
 
 /** Step-1 events count only inside [from, to) (epoch ms), when given. */
@@ -89,11 +99,27 @@ export interface EntryRange {
   to?: number;
 }
 
-/** Does event matches step k (0-based)? Stores that cache matches per distinct event pass their own. */
+/**
+ * Does the event match step k (0-based), or, for k >= steps, exclusion k - steps? Stores that
+ * cache matches per distinct event pass their own.
+ */
 export type StepMatcher = (step: number, event: FunnelEvent) => boolean;
 
 export function defaultMatcher(funnel: ParsedFunnel): StepMatcher {
-  return (step, event) => stepMatches(funnel.steps[step], event);
+  const stepCount = funnel.steps.length;
+  return (k, event) => stepMatches(k < stepCount ? funnel.steps[k] : funnel.exclusions[k - stepCount], event);
+}
+
+/** The steps and exclusions a matcher answers for (exclusions after the steps). */
+export function matcherCount(funnel: ParsedFunnel): number {
+  return funnel.steps.length + funnel.exclusions.length;
+}
+
+/** Does the event open an attempt: step 1's, or, in any order, any step's? */
+export function opensAttempt(funnel: ParsedFunnel, matches: StepMatcher, event: FunnelEvent): boolean {
+  if (funnel.order !== 'any') return matches(0, event);
+  for (let k = 0; k < funnel.steps.length; k++) if (matches(k, event)) return true;
+  return false;
 }
 
 /**
@@ -122,33 +148,159 @@ export function matchJourney(
     }
   }
 
+  const attempt = funnel.order === 'any' ? anyOrderAttempt
+    : funnel.order === 'strict' ? strictAttempt
+      : funnel.steps.some((step) => step.withinMs !== null) ? withinAttempt : greedyAttempt;
   let best: number[] | null = null;
+  let bestStart = 0;
   let latestStart = -Infinity;
-  for (let start = next[0][0]; start < n; start = next[0][start + 1]) {
+  for (let start = 0; start < n; start++) {
+    if (!opensAttempt(funnel, matches, sorted[start])) continue;
     const t0 = sorted[start].ts;
     if (t0 < from) continue;
     if (t0 >= to) break;
     latestStart = t0;
-    const deadline = t0 + funnel.windowMs;
-    const indexes = [start];
-    for (let k = 1; k < stepCount; k++) {
-      const j = next[k][indexes[k - 1] + 1];
-      if (j >= n || sorted[j].ts > deadline) break;
-      indexes.push(j);
+    const indexes = attempt(sorted, start, funnel, matches, next);
+    if (!best || indexes.length > best.length) {
+      best = indexes;
+      bestStart = start;
     }
-    if (!best || indexes.length > best.length) best = indexes;
     if (best.length === stepCount) break;
   }
-  return best && describeJourney(sorted, best, latestStart + funnel.windowMs, funnel);
+  if (!best) return null;
+  const journey = describeJourney(sorted, best, bestStart, latestStart + funnel.windowMs, funnel);
+  journey.excluded = isExcluded(sorted, journey, funnel, matches);
+  return journey;
+}
+
+type Attempt = (events: readonly FunnelEvent[], start: number, funnel: ParsedFunnel, matches: StepMatcher, next: Int32Array[]) => number[];
+
+/** In order, no time limit per step: always the earliest next match (which leaves the most room in the window). */
+const greedyAttempt: Attempt = (events, start, funnel, _matches, next) => {
+  const deadline = events[start].ts + funnel.windowMs;
+  const indexes = [start];
+  for (let k = 1; k < funnel.steps.length; k++) {
+    const j = next[k][indexes[k - 1] + 1];
+    if (j >= events.length || events[j].ts > deadline) break;
+    indexes.push(j);
+  }
+  return indexes;
+};
+
+/** Strictly in a row: each step the very next event. */
+const strictAttempt: Attempt = (events, start, funnel, matches) => {
+  const deadline = events[start].ts + funnel.windowMs;
+  const indexes = [start];
+  for (let k = 1; k < funnel.steps.length; k++) {
+    const j = indexes[k - 1] + 1;
+    const within = funnel.steps[k].withinMs;
+    if (j >= events.length || events[j].ts > deadline || !matches(k, events[j])) break;
+    if (within !== null && events[j].ts - events[j - 1].ts > within) break;
+    indexes.push(j);
+  }
+  return indexes;
+};
+
+/**
+ * In order, with time limits between steps: the greedy walk no longer finds the furthest chain
+ * (an earlier step k can leave step k+1 out of its reach), so first how far any chain gets, then
+ * the chain whose steps come earliest among those. O(steps × events²) in the window; only for
+ * funnels with a `within`.
+ */
+const withinAttempt: Attempt = (events, start, funnel, matches) => {
+  const deadline = events[start].ts + funnel.windowMs;
+  let end = start + 1;
+  while (end < events.length && events[end].ts <= deadline) end++;
+  const K = funnel.steps.length;
+  const fits = (k: number, from: number, to: number) => {
+    const within = funnel.steps[k].withinMs;
+    return matches(k, events[to]) && (within === null || events[to].ts - events[from].ts <= within);
+  };
+  // How far: reach[i] is true when a chain of steps 0..k ends at event i (the latest such event before i is its best predecessor).
+  let reach = new Array<boolean>(end).fill(false);
+  reach[start] = true;
+  let furthest = 1;
+  for (let k = 1; k < K; k++) {
+    const next = new Array<boolean>(end).fill(false);
+    let latest = -1;
+    let any = false;
+    for (let i = start + 1; i < end; i++) {
+      if (reach[i - 1]) latest = i - 1;
+      if (latest >= 0 && fits(k, latest, i)) next[i] = any = true;
+    }
+    if (!any) break;
+    reach = next;
+    furthest = k + 1;
+  }
+  // Which chain: can[k][i] says event i as step k leads on to step `furthest`; then step by step the earliest that can.
+  const can: boolean[][] = [];
+  can[furthest - 1] = Array.from({ length: end }, (_, i) => i > start && fits(furthest - 1, i, i) || (furthest === 1 && i === start));
+  for (let k = furthest - 2; k >= 0; k--) {
+    can[k] = Array.from({ length: end }, (_, i) => {
+      if (k === 0 ? i !== start : i <= start || !matches(k, events[i])) return false;
+      for (let j = i + 1; j < end; j++) if (can[k + 1][j] && fits(k + 1, i, j)) return true;
+      return false;
+    });
+  }
+  const indexes = [start];
+  for (let k = 1; k < furthest; k++) {
+    const previous = indexes[k - 1];
+    let j = previous + 1;
+    while (j < end && !(can[k][j] && fits(k, previous, j))) j++;
+    if (j >= end) break; // cannot happen: a chain this long was found above
+    indexes.push(j);
+  }
+  return indexes;
+};
+
+/**
+ * In any order: the events of the window from the opening one on, each serving one step; as
+ * many distinct steps as they can serve at once (a maximum matching, grown event by event, so
+ * the time each count was first reached is known). Returns the event at which each count was
+ * reached, in time order.
+ */
+const anyOrderAttempt: Attempt = (events, start, funnel, matches) => {
+  const deadline = events[start].ts + funnel.windowMs;
+  const K = funnel.steps.length;
+  const eventOfStep = new Array<number>(K).fill(-1);
+  const reachedAt: number[] = [];
+  const augment = (i: number, seen: boolean[]): boolean => {
+    for (let k = 0; k < K; k++) {
+      if (seen[k] || !matches(k, events[i])) continue;
+      seen[k] = true;
+      if (eventOfStep[k] < 0 || augment(eventOfStep[k], seen)) {
+        eventOfStep[k] = i;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (let i = start; i < events.length && events[i].ts <= deadline && reachedAt.length < K; i++) {
+    if (augment(i, new Array<boolean>(K).fill(false))) reachedAt.push(i);
+  }
+  return reachedAt;
+};
+
+/** An exclusion's event strictly between step a's time and step b's (or the window's end). */
+function isExcluded(events: readonly FunnelEvent[], journey: Journey, funnel: ParsedFunnel, matches: StepMatcher): boolean {
+  const stepCount = funnel.steps.length;
+  return funnel.exclusions.some((exclusion, x) => {
+    const [a, b] = exclusion.between;
+    if (journey.reached < a) return false;
+    const after = journey.stepTimes[a - 1];
+    const before = journey.reached >= b ? journey.stepTimes[b - 1] : journey.windowEndsAt;
+    return events.some((event) => event.ts > after && event.ts < before && matches(stepCount + x, event));
+  });
 }
 
 function describeJourney(
   events: readonly FunnelEvent[],
   indexes: number[],
+  start: number,
   openUntil: number,
   funnel: ParsedFunnel,
 ): Journey {
-  const first = events[indexes[0]];
+  const first = events[start];
   const reached = indexes.length;
   const converted = reached === funnel.steps.length;
   const lastIndex = indexes[reached - 1];
@@ -189,6 +341,7 @@ function describeJourney(
     exitPath,
     stages,
     revenue,
+    excluded: false,
   };
 }
 

@@ -11,12 +11,11 @@ import type { ParsedFunnel } from './definition.js';
 import { matchEntries, spanEnd, type Entry } from './entries.js';
 import { finalThreshold, isLate, openingBound } from './horizon.js';
 import { joinsLead, type IdentityLink } from './identity.js';
-import type { StepMatcher } from './journey.js';
+import { defaultMatcher, matcherCount, type StepMatcher } from './journey.js';
 import { LiveUnits, type EventLoader, type LiveEvent, type LiveInput, type LiveUnit } from './liveUnits.js';
 import {
   addJourney, createFunnelAggregate, dayOf, mergeAggregates, removeJourney, type BreakdownDimension, type FunnelAggregate,
 } from './report.js';
-import { stepMatches } from './definition.js';
 import { DAY_MS } from '../time.js';
 
 /** What a store restores of a funnel: its persisted progress. */
@@ -124,13 +123,15 @@ export class SiteFunnels {
   addFunnel(setup: FunnelSetup): void {
     const { funnel } = setup;
     const masks = new Map<number, number>();
+    const plain = defaultMatcher(funnel);
     const matches: StepMatcher = (step, event) => {
       const shape = (event as Partial<LiveEvent>).shape;
-      if (shape === undefined) return stepMatches(funnel.steps[step], event);
+      if (shape === undefined) return plain(step, event);
       let mask = masks.get(shape);
       if (mask === undefined) {
         mask = 0;
-        for (let k = 0; k < funnel.steps.length; k++) if (stepMatches(funnel.steps[k], event)) mask |= 1 << k;
+        // Steps, then exclusions (at most 20 + 10 bits).
+        for (let k = 0; k < matcherCount(funnel); k++) if (plain(k, event)) mask |= 1 << k;
         masks.set(shape, mask);
       }
       return ((mask >>> step) & 1) === 1;
@@ -440,7 +441,7 @@ export class SiteFunnels {
     if (!aggregate) state.liveDays.set(day, (aggregate = createFunnelAggregate(state.funnel.steps.length)));
     if (sign > 0) addJourney(aggregate, entry);
     else removeJourney(aggregate, entry);
-    if (sign < 0 && aggregate.steps.every((step) => step.stopped === 0)) state.liveDays.delete(day);
+    if (sign < 0 && aggregate.excluded === 0 && aggregate.steps.every((step) => step.stopped === 0)) state.liveDays.delete(day);
   }
 
   private updateKeepFrom(): void {

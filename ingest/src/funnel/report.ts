@@ -80,6 +80,8 @@ export interface FunnelAggregate {
   breakdowns: Record<BreakdownDimension, Record<string, BreakdownCell>>;
   /** 'YYYY-MM-DD' of step 1 → cell. */
   days: Record<string, DayCell>;
+  /** Entries taken out by an exclusion (counted nowhere else). */
+  excluded: number;
 }
 
 export interface StepReport {
@@ -141,6 +143,8 @@ export interface FunnelReport {
   breakdown_by: BreakdownDimension | null;
   breakdown: BreakdownReport[];
   trend: TrendPoint[];
+  /** Entries taken out by the funnel's exclusions. */
+  excluded: number;
 }
 
 export interface ReportOptions {
@@ -182,6 +186,7 @@ export function createFunnelAggregate(stepCount: number, timeZone = 'UTC'): Funn
     campaigns: {},
     breakdowns,
     days: {},
+    excluded: 0,
   };
 }
 
@@ -250,6 +255,7 @@ export function mergeAggregates(
     target.entered += cell.entered;
     target.converted += cell.converted;
   }
+  into.excluded += from.excluded;
   return into;
 }
 
@@ -314,10 +320,16 @@ export function reportFromAggregate(aggregate: FunnelAggregate, funnel: ParsedFu
     breakdown_by: options.breakdown ?? null,
     breakdown,
     trend: trendReport(aggregate, options.range),
+    excluded: aggregate.excluded,
   };
 }
 
 function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1): void {
+  // An excluded entry counts only as excluded: in no step, source, breakdown or day.
+  if (journey.excluded) {
+    aggregate.excluded += sign;
+    return;
+  }
   const last = aggregate.stepCount - 1;
   const stop = journey.reached - 1;
   if (stop < 0 || stop > last) throw new Error(`journey reached ${journey.reached} of ${aggregate.stepCount} steps`);

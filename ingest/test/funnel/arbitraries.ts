@@ -12,21 +12,37 @@ export const stepPool: StepDefinition[] = [
   { name: 'Purchase', event: 'purchase' },
 ];
 
-/** Random funnels of 2..maxSteps steps from the pool, with one of these windows. */
-export function funnelArbOf(windows: readonly string[], maxSteps: number): fc.Arbitrary<ParsedFunnel> {
+/**
+ * Random funnels of 2..maxSteps steps from the pool, with one of these windows; now and then in
+ * strict or any order, with a step time limit (5 minutes: within every window used) and an
+ * exclusion.
+ */
+export function funnelArbOf(windows: readonly string[], maxSteps: number, options: { plain?: boolean } = {}): fc.Arbitrary<ParsedFunnel> {
+  const none = fc.constant(null);
   return fc
     .record({
       window: fc.constantFrom(...windows),
       steps: fc.array(fc.constantFrom(...stepPool), { minLength: 2, maxLength: maxSteps }),
+      order: options.plain ? fc.constant(undefined) : fc.constantFrom(undefined, undefined, undefined, 'strict', 'any'),
+      within: options.plain ? none : fc.option(fc.nat(), { freq: 3 }),
+      exclusion: options.plain ? none : fc.option(fc.record({ step: fc.constantFrom(...stepPool), from: fc.nat() }), { freq: 3 }),
     })
-    .map(({ window, steps }) => {
-      const result = parseFunnelDefinition({ name: 'Random', window, steps });
+    .map(({ window, steps, order, within, exclusion }) => {
+      const limited = within !== null && order !== 'any' ? 1 + (within % (steps.length - 1)) : -1;
+      const between = exclusion && 1 + (exclusion.from % (steps.length - 1));
+      const result = parseFunnelDefinition({
+        name: 'Random', window, ...(order ? { order } : {}),
+        steps: steps.map((step, k) => (k === limited ? { ...step, within: '5m' } : step)),
+        ...(exclusion && between ? { exclusions: [{ event: exclusion.step.event, ...(exclusion.step.path ? { path: exclusion.step.path } : {}), between: [between, between + 1] }] } : {}),
+      });
       if (!result.ok) throw new Error(result.error);
       return result.funnel;
     });
 }
 
 export const funnelArb = funnelArbOf(['10m', '30m', '1h', '2h'], 5);
+/** Steps in order, no step time limit, no exclusion: what the first definitions could say. */
+export const plainFunnelArb = funnelArbOf(['10m', '30m', '1h', '2h'], 5, { plain: true });
 
 export const eventArb: fc.Arbitrary<FunnelEvent> = fc
   .record({

@@ -39,6 +39,7 @@ function journey(reached: number, fields: Partial<Journey> & { gaps?: number[] }
     exitPath: null,
     stages: Array.from({ length: reached }, () => ({ engagedMs: null, scroll: null })),
     revenue: null,
+    excluded: false,
     ...rest,
   };
 }
