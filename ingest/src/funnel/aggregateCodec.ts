@@ -28,6 +28,8 @@ export function decodeAggregate(text: string): FunnelAggregate {
   const aggregate = JSON.parse(text) as FunnelAggregate;
   // Aggregates persisted before exclusions existed have none.
   aggregate.excluded ??= 0;
+  // Nor times to convert (funnels are computed again when the format changes: funnelRuntime.ts).
+  aggregate.timeToConvert ??= {};
   for (const step of aggregate.steps) step.openUntil = undeltas(step.openUntil);
   for (const cells of Object.values(aggregate.breakdowns)) {
     for (const cell of Object.values(cells)) cell.openUntil = cell.openUntil.map(undeltas);

@@ -82,6 +82,8 @@ export interface FunnelAggregate {
   days: Record<string, DayCell>;
   /** Entries taken out by an exclusion (counted nowhere else). */
   excluded: number;
+  /** Step 1 to the last step of converted journeys, to the second: ms → count. */
+  timeToConvert: Multiset;
 }
 
 export interface StepReport {
@@ -145,7 +147,22 @@ export interface FunnelReport {
   trend: TrendPoint[];
   /** Entries taken out by the funnel's exclusions. */
   excluded: number;
+  /** From step 1 to the last step, over converted entries; null when none converted. */
+  time_to_convert: TimeToConvert | null;
 }
+
+export interface TimeToConvert {
+  median: number;
+  p90: number;
+  /** Counts per bucket (HISTOGRAM_EDGES_MS, up to the window), empty buckets included. */
+  histogram: { from_ms: number; to_ms: number; count: number }[];
+}
+
+/** Bucket edges of the time-to-convert histogram: the spans a marketer thinks in. */
+export const HISTOGRAM_EDGES_MS = [
+  0, 60_000, 5 * 60_000, 15 * 60_000, 3_600_000, 4 * 3_600_000, 12 * 3_600_000, 86_400_000,
+  3 * 86_400_000, 7 * 86_400_000, 14 * 86_400_000, 30 * 86_400_000, 60 * 86_400_000, 90 * 86_400_000,
+];
 
 export interface ReportOptions {
   /** Time of the report (epoch ms): windows ending at or after it are still open. */
@@ -187,6 +204,7 @@ export function createFunnelAggregate(stepCount: number, timeZone = 'UTC'): Funn
     breakdowns,
     days: {},
     excluded: 0,
+    timeToConvert: {},
   };
 }
 
@@ -256,6 +274,7 @@ export function mergeAggregates(
     target.converted += cell.converted;
   }
   into.excluded += from.excluded;
+  addAll(into.timeToConvert, from.timeToConvert);
   return into;
 }
 
@@ -321,7 +340,24 @@ export function reportFromAggregate(aggregate: FunnelAggregate, funnel: ParsedFu
     breakdown,
     trend: trendReport(aggregate, options.range),
     excluded: aggregate.excluded,
+    time_to_convert: timeToConvertReport(aggregate.timeToConvert, funnel.windowMs),
   };
+}
+
+/** Median, p90 and a histogram whose buckets end with the first edge at or past the window (the longest a conversion can take). */
+function timeToConvertReport(values: Multiset, windowMs: number): TimeToConvert | null {
+  const summary = percentiles(values);
+  if (!summary) return null;
+  const last = HISTOGRAM_EDGES_MS.findIndex((edge) => edge >= windowMs);
+  const edges = HISTOGRAM_EDGES_MS.slice(0, (last < 0 ? HISTOGRAM_EDGES_MS.length - 1 : last) + 1);
+  const histogram = edges.slice(0, -1).map((from, i) => ({ from_ms: from, to_ms: edges[i + 1], count: 0 }));
+  for (const [value, count] of Object.entries(values)) {
+    const ms = Number(value);
+    // Buckets hold [from, to); the window's own end falls in the last one.
+    const bucket = histogram.findIndex((b) => ms < b.to_ms);
+    histogram[bucket < 0 ? histogram.length - 1 : bucket].count += count;
+  }
+  return { ...summary, histogram };
 }
 
 function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1): void {
@@ -348,6 +384,8 @@ function applyJourney(aggregate: FunnelAggregate, journey: Journey, sign: 1 | -1
     if (stage?.engagedMs != null) bump(step.engagedMs, String(toSecond(stage.engagedMs)), sign);
     if (stage?.scroll != null) bump(step.scroll, String(stage.scroll), sign);
   }
+
+  if (converted) bump(aggregate.timeToConvert, String(toSecond(journey.stepTimes[stop] - journey.stepTimes[0])), sign);
 
   if (converted && journey.revenue) {
     const { currency, amount } = journey.revenue;

@@ -81,9 +81,16 @@ export interface FinalPart {
   chainEndsBefore: number | null;
 }
 
+/**
+ * What the persisted aggregates hold, beyond the definition: raised when they gain a field
+ * (2: `excluded` and `timeToConvert`), so every funnel is computed again over history once, in
+ * the background, rather than report days without it.
+ */
+export const AGGREGATE_FORMAT = 2;
+
 /** The version of a definition: the persisted days belong to it, and a changed definition starts over. */
 export function funnelVersion(definition: FunnelDefinition): string {
-  return createHash('sha256').update(JSON.stringify(definition)).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(`${JSON.stringify(definition)}\nformat ${AGGREGATE_FORMAT}`).digest('base64url').slice(0, 16);
 }
 
 /** Late events wait this long for the rest of their import before the site's funnels are computed again. */

@@ -144,6 +144,36 @@ describe('buildFunnelReport: counts', () => {
   });
 });
 
+describe('buildFunnelReport: time to convert and exclusions', () => {
+  it('gives the median, p90 and a histogram of step 1 to the last step, over conversions only', () => {
+    // Conversions taking 3, 3, 12, 30 and 50 minutes; one journey that stopped early.
+    const journeys = [[1, 1], [1, 1], [1, 10], [10, 19], [20, 29]].map((gaps) => journey(4, { gaps: [gaps[0] * MIN, gaps[1] * MIN, MIN] }));
+    const report = buildFunnelReport([...journeys, journey(2)], shop, { now: T0 });
+    expect(report.time_to_convert).toMatchObject({ median: 12 * MIN, p90: 50 * MIN });
+    // A 1h window: buckets up to the first edge at or past an hour.
+    expect(report.time_to_convert!.histogram).toEqual([
+      { from_ms: 0, to_ms: MIN, count: 0 },
+      { from_ms: MIN, to_ms: 5 * MIN, count: 2 },
+      { from_ms: 5 * MIN, to_ms: 15 * MIN, count: 1 },
+      { from_ms: 15 * MIN, to_ms: 60 * MIN, count: 2 },
+    ]);
+    expect(buildFunnelReport([journey(2)], shop, { now: T0 }).time_to_convert).toBeNull();
+  });
+
+  it('counts an excluded entry as excluded only, and takes it back alike', () => {
+    const excluded = journey(4, { excluded: true });
+    const report = buildFunnelReport([excluded, journey(4), journey(1)], shop, { now: T0 });
+    expect(report.excluded).toBe(1);
+    expect(report.entered).toBe(2);
+    expect(report.converted).toBe(1);
+    expect(report.time_to_convert!.histogram.reduce((sum, b) => sum + b.count, 0)).toBe(1);
+    const aggregate = aggregateJourneys([excluded, journey(4)], 4);
+    removeJourney(aggregate, excluded);
+    expect(aggregate.excluded).toBe(0);
+    expect(reportFromAggregate(aggregate, shop, { now: T0 }).entered).toBe(1);
+  });
+});
+
 describe('buildFunnelReport: times, engagement, revenue', () => {
   it('gives the nearest-rank median and p90 of the time to the next step', () => {
     const journeys = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((m) => journey(2, { gaps: [m * MIN] }));
