@@ -5,15 +5,29 @@ import type { BreakdownDimension, FunnelReport } from '../../ingest/src/funnel/r
 import type { LeadEntry } from '../../ingest/src/leads/lead.js';
 import type { SalesBreakdown, SalesFunnelReport } from '../../ingest/src/leads/report.js';
 import type { LeadStage } from '../../ingest/src/leads/stages.js';
+import type { VariantRow } from '../../ingest/src/funnel/variants.js';
 import type { SavedFunnelReport } from '../../ingest/src/store/types.js';
 
-export type { FunnelReport, FunnelDefinition, BreakdownDimension, SavedFunnelReport };
+export type { FunnelReport, FunnelDefinition, BreakdownDimension, SavedFunnelReport, VariantRow };
 export type { StepReport, BreakdownReport, TrendPoint, SourceReport } from '../../ingest/src/funnel/report.js';
-export type { StepDefinition } from '../../ingest/src/funnel/definition.js';
+export type { StepDefinition, FunnelOrder, ExclusionDefinition } from '../../ingest/src/funnel/definition.js';
+export { MIN_ARM_ENTRIES } from '../../ingest/src/funnel/variants.js';
 export type { SalesFunnelReport, SalesBreakdown, LeadStage, LeadEntry };
 export type { SalesStageReport, SalesBreakdownRow } from '../../ingest/src/leads/report.js';
 export { FUNNEL_STAGES, STAGES } from '../../ingest/src/leads/stages.js';
 export { DEFAULT_HUBSPOT_STAGES } from '../../ingest/src/crm/config.js';
+
+/**
+ * A saved funnel's report as the dashboard asks for it (`compare=previous`): with the report of
+ * the range of equal length just before, and with `breakdown=variant` each variant against the
+ * control. `excluded`: entries taken out by the funnel's exclusions (a collector older than the
+ * field sends none).
+ */
+export type ComparedReport = SavedFunnelReport & {
+  excluded?: number;
+  previous?: SavedFunnelReport;
+  variants?: VariantRow[];
+};
 
 export interface Site {
   domain: string;
@@ -264,6 +278,8 @@ async function send<T>(path: string, init: Init): Promise<T> {
 const site = (domain: string): string => `/api/sites/${encodeURIComponent(domain)}`;
 const rangeQuery = (range: DateRange, breakdown?: string): string =>
   `from=${range.from}&to=${range.to}${breakdown ? `&breakdown=${breakdown}` : ''}`;
+/** The report view's query: the summary shows the change against the range just before. */
+const reportQuery = (range: DateRange, breakdown?: string): string => `${rangeQuery(range, breakdown)}&compare=previous`;
 
 export const api = {
   sites: (token?: string) => request<Site[]>('/api/sites', { token }),
@@ -276,14 +292,14 @@ export const api = {
   deleteFunnel: (domain: string, id: string) =>
     request<void>(`${site(domain)}/funnels/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   report: (domain: string, id: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
-    request<SavedFunnelReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${rangeQuery(range, breakdown)}`),
+    request<ComparedReport>(`${site(domain)}/funnels/${encodeURIComponent(id)}/report?${reportQuery(range, breakdown)}`),
   salesFunnel: (domain: string, range: DateRange, breakdown?: SalesBreakdown | '') =>
     request<SalesFunnelReport>(`${site(domain)}/sales-funnel?${rangeQuery(range, breakdown)}`),
   leads: (domain: string, query: { stage?: LeadStage | ''; sort: LeadSort; limit: number; offset: number }) =>
     request<LeadList>(`${site(domain)}/leads?sort=${query.sort}&limit=${query.limit}&offset=${query.offset}${query.stage ? `&stage=${query.stage}` : ''}`),
   lead: (domain: string, id: string) => request<LeadDetail>(`${site(domain)}/leads/${encodeURIComponent(id)}`),
   preview: (domain: string, definition: FunnelDefinition, range: DateRange) =>
-    request<FunnelReport>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
+    request<FunnelReport & { excluded?: number }>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
 
   /** `token`: the one being tried at sign-in, or null for the cookie alone. */
   me: (token?: string | null) => request<Me>('/api/me', { token }),
@@ -316,5 +332,5 @@ export const shareApi = {
   info: (token: string) => request<ShareInfo>(share(token), { token: null }),
   unlock: (token: string, password: string) => request<void>(`${share(token)}/unlock`, { body: { password }, token: null }),
   report: (token: string, range: DateRange, breakdown?: BreakdownDimension | '') =>
-    request<SavedFunnelReport>(`${share(token)}/report?${rangeQuery(range, breakdown)}`, { token: null }),
+    request<ComparedReport>(`${share(token)}/report?${reportQuery(range, breakdown)}`, { token: null }),
 };

@@ -8,7 +8,20 @@ const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 const wholePercent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 0 });
 
+const signedPercent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 0, signDisplay: 'exceptZero' });
+const signedDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, signDisplay: 'exceptZero' });
+const oneDecimal = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const twoDigits = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 2 });
+
 export const count = (n: number): string => integer.format(n);
+/** A relative change in whole percent, with its sign: +12 %, −4 %. */
+export const signedPct = (ratio: number): string => signedPercent.format(ratio);
+/** A change of a rate in percentage points (a rate's relative change would read as its level). */
+export const points = (diff: number): string => `${signedDecimal.format(diff * 100)} pts`;
+/** How many times another: 2.5×. */
+export const times = (ratio: number): string => `${oneDecimal.format(ratio)}×`;
+/** A p-value: two significant digits, and a floor below which the digits say nothing more. */
+export const pValue = (p: number): string => (p < 0.0001 ? `< ${twoDigits.format(0.0001)}` : twoDigits.format(p));
 export const pct = (ratio: number): string => percent.format(ratio);
 /** How far a computation is, in whole percent rounded down: 100 % only once it is done. */
 export const progressPct = (done: number): string => wholePercent.format(Math.floor(done * 100) / 100);

@@ -2,11 +2,13 @@
 // table, the breakdown and the trend. A funnel still being computed over its history shows its
 // partial numbers and the progress, fetched again until whole; a restarting collector, its warm-up.
 // A shared link shows the same, read-only: its one funnel, no editing, export or drill-down.
-import { ApiError, serverNow, type BreakdownDimension, type FunnelReport, type SavedFunnelReport, type SourceReport, type StepReport } from './api.js';
+// The summary says how each figure changed against the range just before; a breakdown by
+// variant adds the A/B test: each variant against the control, and a verdict in words.
+import { ApiError, MIN_ARM_ENTRIES, serverNow, type BreakdownDimension, type ComparedReport, type DateRange, type FunnelReport, type SourceReport, type StepReport, type VariantRow } from './api.js';
 import { funnelChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
-import { ago, count, displayPath, duration, label, money, pct, progressPct } from './format.js';
+import { ago, count, displayPath, duration, label, money, pct, points, progressPct, pValue, signedPct, times } from './format.js';
 import { rangeFields } from './range.js';
 import { BREAKDOWNS, rangeOf, type State } from './state.js';
 import { table } from './table.js';
@@ -18,7 +20,7 @@ export interface ReportContext {
   status(message: string): void;
   fail(error: unknown): void;
   /** The report of the picked funnel, range and breakdown: the site's, or a shared link's. */
-  fetch(): Promise<SavedFunnelReport>;
+  fetch(): Promise<ComparedReport>;
   /** Opens the funnel editor; null when the principal may not edit funnels. */
   openEditor: ((id: string | null) => void) | null;
   exportCsv: boolean;
@@ -65,7 +67,9 @@ export function reportView(ctx: ReportContext): HTMLElement {
   /** The back-fill's progress, or the collector's warm-up; empty otherwise. */
   const notice = h('div', { class: 'notice' });
   const freshness = h('p', { class: 'freshness' });
-  let report: SavedFunnelReport | null = null;
+  let report: ComparedReport | null = null;
+  /** The range the shown report covers (the pickers may have moved on while the next one loads). */
+  let shownRange: DateRange = rangeOf(state);
   /** Whether the shown report came LAG_MS or more behind the server's clock. */
   let lagged = false;
   let again: ReturnType<typeof setTimeout> | undefined;
@@ -100,6 +104,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
   async function load(background = false): Promise<void> {
     clearTimeout(again);
     const call = ++latest;
+    const range = rangeOf(state);
     if (!background) {
       ctx.changed();
       results.setAttribute('aria-busy', 'true');
@@ -112,6 +117,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       const next = await ctx.fetch();
       if (!wanted()) return;
       report = next;
+      shownRange = range;
       lagged = next.fresh_until !== null && serverNow() - next.fresh_until >= LAG_MS;
       renderResults();
       const partial = next.backfill;
@@ -162,10 +168,11 @@ export function reportView(ctx: ReportContext): HTMLElement {
     };
     fill(
       results,
-      kpis(current),
+      kpis(current, shownRange),
       funnelChart(current, state.step, ctx.shared ? null : toggleStep),
       state.step !== null && current.steps[state.step] ? stepDetail(current, state.step) : null,
       stepsTable(current),
+      current.variants ? variantsTable(current.variants) : null,
       current.breakdown_by ? breakdownTable(current) : null,
       trendChart(current.trend, results.clientWidth),
     );
@@ -213,22 +220,117 @@ function progress(kind: string, title: string, done: number, note: string): HTML
   );
 }
 
-function kpis(report: FunnelReport): HTMLElement {
+/** How a figure moved against the previous range: its text, and which way (for its colour). */
+interface Change {
+  trend: 'up' | 'down' | 'flat' | 'new';
+  text: string;
+}
+
+const trendOf = (delta: number): Change['trend'] => (delta > 0 ? 'up' : delta < 0 ? 'down' : 'flat');
+const noBase = (now: number, period: string): Change =>
+  now ? { trend: 'new', text: `new: none in the ${period}` } : { trend: 'flat', text: `none in the ${period} either` };
+
+/** A count (or an amount): the relative change, or "new" when there was none before. */
+function countChange(now: number, before: number, period: string): Change {
+  if (!before) return noBase(now, period);
+  return { trend: trendOf(now - before), text: `${signedPct(now / before - 1)} vs ${period}` };
+}
+
+/** A rate: the change in percentage points; `base`: whom it divides by, now and before. */
+function rateChange(now: number, before: number, base: [now: number, before: number], period: string): Change {
+  if (!base[1]) return noBase(base[0], period);
+  return { trend: trendOf(now - before), text: `${points(now - before)} vs ${period}` };
+}
+
+/** "previous 7 days", "previous day": the range of equal length just before the shown one. */
+function previousPeriod(range: DateRange): string {
+  const days = Math.round((Date.parse(range.to) - Date.parse(range.from)) / 86_400_000) + 1;
+  return days === 1 ? 'previous day' : `previous ${count(days)} days`;
+}
+
+function kpis(report: ComparedReport, range: DateRange): HTMLElement {
   const revenue = Object.entries(report.revenue);
-  const item = (key: string, title: string, value: Child, note?: string) =>
-    h('div', { class: 'kpi', 'data-kpi': key }, h('dt', {}, title), h('dd', {}, value), note ? h('dd', { class: 'note' }, note) : null);
+  const before = report.previous;
+  const period = previousPeriod(range);
+  const beforeSteps = before?.steps ?? [];
+  const penultimate = (steps: StepReport[]) => steps[steps.length - 2]?.entered ?? 0;
+  // Revenue in one currency compares as an amount; several currencies do not add up to one change.
+  const currencies = new Set([...revenue.map(([currency]) => currency), ...Object.keys(before?.revenue ?? {})]);
+  const [currency] = currencies;
+  const item = (key: string, title: string, value: Child, change: Change | null, note?: string) =>
+    h('div', { class: 'kpi', 'data-kpi': key }, h('dt', {}, title), h('dd', {}, value),
+      change && h('dd', { class: `change ${change.trend}`, 'data-change': change.trend }, change.text),
+      note ? h('dd', { class: 'note' }, note) : null);
+  const excluded = report.excluded ?? 0;
   return h(
     'section',
     { class: 'kpis', 'aria-label': 'Summary' },
     h(
       'dl',
       {},
-      item('entered', 'Entered', count(report.entered), `visitors at “${report.steps[0]?.name ?? ''}”`),
-      item('converted', 'Converted', count(report.converted), `reached “${report.steps[report.steps.length - 1]?.name ?? ''}”`),
-      item('conversion-rate', 'Conversion rate', pct(report.conversion_rate), `within ${report.window}`),
-      item('close-rate', 'Close rate', pct(report.close_rate), 'last step ÷ the one before'),
-      item('revenue', 'Revenue', revenue.length ? revenue.map(([currency, amount]) => money(amount, currency)).join(' · ') : '–', 'of converted visitors'),
+      item('entered', 'Entered', count(report.entered), before ? countChange(report.entered, before.entered, period) : null, `visitors at “${report.steps[0]?.name ?? ''}”`),
+      item('converted', 'Converted', count(report.converted), before ? countChange(report.converted, before.converted, period) : null, `reached “${report.steps[report.steps.length - 1]?.name ?? ''}”`),
+      item('conversion-rate', 'Conversion rate', pct(report.conversion_rate),
+        before ? rateChange(report.conversion_rate, before.conversion_rate, [report.entered, before.entered], period) : null, `within ${report.window}`),
+      item('close-rate', 'Close rate', pct(report.close_rate),
+        before ? rateChange(report.close_rate, before.close_rate, [penultimate(report.steps), penultimate(beforeSteps)], period) : null, 'last step ÷ the one before'),
+      item('revenue', 'Revenue', revenue.length ? revenue.map(([c, amount]) => money(amount, c)).join(' · ') : '–',
+        before && currencies.size === 1 ? countChange(report.revenue[currency] ?? 0, before.revenue[currency] ?? 0, period) : null, 'of converted visitors'),
     ),
+    excluded > 0 && h('p', { class: 'excluded', 'data-excluded': excluded },
+      h('strong', {}, `${count(excluded)} ${excluded === 1 ? 'entry' : 'entries'} excluded`),
+      ': an excluded event came between their steps, so they count in no step.'),
+  );
+}
+
+/** The A/B test in words: the best significant variant, else why there is no winner yet. */
+function verdict(rows: VariantRow[]): { kind: string; text: string } {
+  if (!rows.length) return { kind: 'empty', text: 'No visitors in this range.' };
+  const control = rows.find((v) => v.vs_control === null);
+  const others = rows.filter((v) => v !== control);
+  if (!control || !others.length) return { kind: 'single', text: 'Only one variant in this range: nothing to compare it with yet.' };
+  const significant = others.filter((v) => v.vs_control?.significant);
+  if (significant.length) {
+    const best = significant.reduce((a, b) => (b.conversion_rate > a.conversion_rate ? b : a));
+    // No variant significantly better: the control is, than the best of those significantly worse.
+    const [winner, loser] = best.conversion_rate > control.conversion_rate ? [best, control] : [control, best];
+    const how = loser.conversion_rate
+      ? `${times(winner.conversion_rate / loser.conversion_rate)} better than ${label(loser.variant)}`
+      : `better than ${label(loser.variant)} (which converts none)`;
+    return { kind: 'significant', text: `${label(winner.variant)} converts ${how}, significant.` };
+  }
+  if (rows.some((v) => v.entered < MIN_ARM_ENTRIES)) {
+    return { kind: 'too-few', text: `Not enough visitors yet: each variant needs at least ${MIN_ARM_ENTRIES} entries.` };
+  }
+  return { kind: 'none', text: 'No significant difference yet.' };
+}
+
+function variantsTable(rows: VariantRow[]): HTMLElement {
+  const { kind, text } = verdict(rows);
+  const control = rows.find((v) => v.vs_control === null);
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'variants-title' },
+    h('h2', { id: 'variants-title' }, 'A/B test'),
+    h('p', { class: `verdict ${kind}`, 'data-verdict': kind }, text),
+    rows.length
+      ? table(
+          'variants',
+          1,
+          ['Variant', 'Entered', 'Converted', 'Conversion', '95% interval', 'Uplift vs control', 'p-value'],
+          rows.map((v) => [
+            label(v.variant),
+            count(v.entered),
+            count(v.converted),
+            pct(v.conversion_rate),
+            `${pct(v.ci95[0])} – ${pct(v.ci95[1])}`,
+            v.vs_control ? (v.vs_control.uplift === null ? '–' : signedPct(v.vs_control.uplift)) : 'control',
+            v.vs_control ? pValue(v.vs_control.p_value) : '–',
+          ]),
+        )
+      : null,
+    control && h('p', { class: 'hint' }, 'Against the control, ', label(control.variant),
+      `: a two-sided test at 5%, never significant with fewer than ${MIN_ARM_ENTRIES} entries a side.`),
   );
 }
 
