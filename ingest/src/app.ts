@@ -105,7 +105,6 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await app.register(rateLimit, { max: config.rateLimitPerMinute, timeWindow: 60_000 });
   }
 
-  await app.register(cookie);
   await app.register(eventRoutes);
   await app.register(assetRoutes);
   await app.register(dashboardRoutes);
@@ -113,6 +112,8 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     // Security headers on the management API, 401s included, so before the token check (the
     // dashboard sets its own, with its CSP; a beacon's reply is never rendered, so none there).
     await management.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+    // Cookies are read here only: the event route, the hot path, parses none.
+    await management.register(cookie);
     management.addHook('onRequest', accessGuard(app));
     management.addHook('onSend', auditTrail(app));
     await management.register(sessionRoutes);
