@@ -1,7 +1,8 @@
 // Accounts in a real browser (issue #15): a viewer limited to one of two sites signs in with an
 // e-mail and sees only that site's report, with no control that would be refused; an editor saves
 // a funnel through the editor; an admin shares a funnel from the admin page, and a browser with no
-// sign-in at all opens the link and sees that one report (its password first, when it has one).
+// sign-in at all opens the link and sees that one report (its password first, when it has one);
+// from a user's row, an admin limits them to a site and sets a new password, which ends their sessions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../test-support/browser.js';
@@ -188,7 +189,7 @@ describe('shared links', () => {
     await page.getByLabel('Admin token').fill(collector.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Admin', exact: true }).click();
-    await page.getByLabel('Site').selectOption(ALPHA);
+    await page.getByLabel('Site', { exact: true }).selectOption(ALPHA);
     // Picking a site loads its funnels and draws the page again: typing before that would be
     // typed into a form about to be replaced (on a loaded machine the load can take a while).
     await page.waitForLoadState('networkidle');
@@ -272,6 +273,74 @@ describe('shared links', () => {
     await page.reload();
     await expect.poll(() => page.locator('h1').textContent()).toBe('This link does not open a report');
     expect(await page.locator('.kpis').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('a user changed from the admin page', () => {
+  const SAM = { email: 'sam@example.com', password: 'sam-first-password', role: 'viewer' };
+  const NEW_PASSWORD = 'sam-second-password';
+  const login = (password: string) => fetch(`${collector.url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: collector.url },
+    body: JSON.stringify({ email: SAM.email, password }),
+  });
+  const listed = async () => ((await api('/api/users')).body as { email: string; sites: string[] | null }[]).find((user) => user.email === SAM.email);
+
+  it('is limited to one site, then given a new password that ends their sessions', async () => {
+    expect((await api('/api/users', SAM)).status).toBe(201);
+    expect((await listed())?.sites).toBeNull();
+    // A session of Sam's, open before the change.
+    const signedIn = await login(SAM.password);
+    expect(signedIn.status).toBe(204);
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    const samMe = async () => (await fetch(`${collector.url}/api/me`, { headers: { cookie } })).status;
+    expect(await samMe()).toBe(200);
+
+    const page = await freshPage();
+    await page.goto(`${collector.url}/`);
+    await page.getByLabel('Admin token').fill(collector.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Admin', exact: true }).click();
+    const row = page.locator('table[data-table="users"] tbody tr', { has: page.getByRole('rowheader', { name: SAM.email, exact: true }) });
+    const sitesShown = () => row.locator('.cell-actions > span').textContent();
+    await expect.poll(sitesShown).toBe('All sites');
+
+    // Sites: the collector's, none ticked (every site); one ticked and saved.
+    const editSites = row.getByRole('button', { name: `Edit sites of ${SAM.email}` });
+    await editSites.click();
+    expect(await editSites.getAttribute('aria-expanded')).toBe('true');
+    const boxes = row.getByRole('checkbox');
+    expect(await boxes.evaluateAll((els) => els.map((el) => [(el as HTMLInputElement).value, (el as HTMLInputElement).checked]))).toEqual([[ALPHA, false], [BETA, false]]);
+    await row.getByRole('checkbox', { name: BETA }).check();
+    await row.getByRole('button', { name: 'Save sites' }).click();
+    await expect.poll(sitesShown).toBe(BETA);
+    expect(await editSites.getAttribute('aria-expanded')).toBe('false');
+    expect((await listed())?.sites).toEqual([BETA]);
+
+    // Password: the API's refusal of a short one shows under the field, which takes the focus.
+    await row.getByRole('button', { name: `Set password for ${SAM.email}` }).click();
+    const password = row.getByLabel('New password');
+    const refusal = row.locator('.field .field-error');
+    await password.fill('too short');
+    await row.getByRole('button', { name: 'Save password' }).click();
+    await expect.poll(() => refusal.textContent()).toMatch(/fewer than 10 characters/);
+    expect(await password.getAttribute('aria-invalid')).toBe('true');
+    expect(await password.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await samMe()).toBe(200);
+
+    await password.fill(NEW_PASSWORD);
+    await row.getByRole('button', { name: 'Save password' }).click();
+    await expect.poll(() => row.locator('.row-edit .note').textContent())
+      .toBe(`Password of ${SAM.email} changed: their sessions have ended, and they sign in with the new one.`);
+    expect(await refusal.textContent()).toBe('');
+    expect(await password.getAttribute('aria-invalid')).toBeNull();
+    expect(await password.inputValue()).toBe('');
+
+    expect(await samMe()).toBe(401);
+    expect((await login(SAM.password)).status).toBe(401);
+    expect((await login(NEW_PASSWORD)).status).toBe(204);
+    expect((await listed())?.sites).toEqual([BETA]);
     expect(problems).toEqual([]);
   });
 });

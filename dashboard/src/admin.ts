@@ -1,5 +1,6 @@
-// The admin page: who may sign in (users and their roles), the API keys of scripts and CRMs, the
-// shared links of the picked site, and the audit log. A new key or link is shown once, to copy.
+// The admin page: who may sign in (users, their roles, sites and passwords), the API keys of
+// scripts and CRMs, the shared links of the picked site, and the audit log. A new key or link is
+// shown once, to copy.
 import { api, ApiError, KEY_SCOPES, type ApiKey, type AuditEntry, type KeyScope, type Role, type Share, type Site, type User } from './api.js';
 import { field, fill, h, select, uid, type Child } from './dom.js';
 import { utcTime } from './format.js';
@@ -54,9 +55,9 @@ function usersSection(ctx: Admin): HTMLElement {
               ctx.status(`${saved.email} is now ${saved.role}.`);
             }, refresh),
           }),
-          sitesText(user.sites),
+          userSites(ctx, user),
           utcTime(user.created_at),
-          h('button', {
+          userActions(ctx, user, h('button', {
             type: 'button',
             class: 'secondary danger',
             'aria-label': `Delete ${user.email}`,
@@ -64,7 +65,7 @@ function usersSection(ctx: Admin): HTMLElement {
               await api.deleteUser(user.id);
               ctx.status(`${user.email} deleted.`);
             }, refresh),
-          }, 'Delete'),
+          }, 'Delete')),
         ]))
       : h('p', { class: 'muted' }, 'No users yet: only the owner token signs in.'));
 
@@ -90,6 +91,108 @@ function usersSection(ctx: Admin): HTMLElement {
   );
   void refresh();
   return h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), list, listError, form);
+}
+
+/** A user's sites in its row, with a form to change them: none ticked is every site. */
+function userSites(ctx: Admin, user: User): HTMLElement {
+  const shown = h('span', {}, sitesText(user.sites));
+  const sites = siteChoices(ctx, `sites-${user.id}`, user.sites);
+  const error = h('p', { class: 'error field-error', role: 'alert' });
+  const form = h(
+    'form',
+    {
+      class: 'row-edit',
+      onsubmit: (e) => {
+        e.preventDefault();
+        void patchUser(ctx, user, { sites: sites.value() ?? null }, error, null, (saved) => {
+          fill(shown, sitesText(saved.sites));
+          panel.close();
+          ctx.status(`${saved.email} now sees: ${sitesText(saved.sites)}.`);
+        });
+      },
+    },
+    sites.el,
+    error,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save sites')),
+  );
+  const panel = disclosure('Edit sites', `Edit sites of ${user.email}`, form);
+  return h('div', {}, h('div', { class: 'cell-actions' }, shown, panel.button), form);
+}
+
+/** The last cell of a user's row: a new password (which ends their sessions), and `remove`. */
+function userActions(ctx: Admin, user: User, remove: HTMLElement): HTMLElement {
+  const password = h('input', { type: 'password', name: 'new-password', required: true, minlength: 10, autocomplete: 'new-password' });
+  const error = h('p', { class: 'error field-error', role: 'alert', id: uid('error') });
+  const done = h('p', { class: 'note' });
+  const passwordField = field('New password', password, 'at least 10 characters; their sessions end');
+  passwordField.append(error);
+  password.setAttribute('aria-describedby', `${password.getAttribute('aria-describedby')} ${error.id}`);
+  // The API checks the password, and its refusal shows under the field: no browser bubble.
+  const form = h(
+    'form',
+    {
+      class: 'row-edit',
+      novalidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        fill(done);
+        void patchUser(ctx, user, { password: password.value }, error, password, () => {
+          password.value = '';
+          const message = `Password of ${user.email} changed: their sessions have ended, and they sign in with the new one.`;
+          fill(done, message);
+          ctx.status(message);
+        });
+      },
+    },
+    // Whose password it is, for a password manager (else it may take it for the admin's own).
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.email, readonly: true, hidden: true }),
+    passwordField,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save password')),
+    done,
+  );
+  const panel = disclosure('Set password', `Set password for ${user.email}`, form);
+  return h('div', {}, h('div', { class: 'cell-actions' }, panel.button, remove), form);
+}
+
+/** PATCHes a user from its row; a refusal shows in `error`, beside the field, and `control` takes the focus. */
+async function patchUser(ctx: Admin, user: User, patch: Parameters<typeof api.updateUser>[1], error: HTMLElement, control: HTMLElement | null, saved: (user: User) => void): Promise<void> {
+  fill(error);
+  control?.removeAttribute('aria-invalid');
+  try {
+    saved(await api.updateUser(user.id, patch));
+    ctx.audited();
+  } catch (err) {
+    if (isUnauthorized(ctx, err)) return;
+    fill(error, err instanceof Error ? err.message : String(err));
+    control?.setAttribute('aria-invalid', 'true');
+    control?.focus();
+  }
+}
+
+/** A button showing and hiding `panel` (kept hidden until then); opening it focuses the panel's first control. */
+function disclosure(text: string, label: string, panel: HTMLElement): { button: HTMLButtonElement; close(): void } {
+  panel.id = uid('panel');
+  panel.hidden = true;
+  const toggle = (open: boolean) => {
+    panel.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    if (open) panel.querySelector<HTMLElement>('input, button')?.focus();
+  };
+  const button = h('button', {
+    type: 'button',
+    class: 'secondary',
+    'aria-label': label,
+    'aria-expanded': 'false',
+    'aria-controls': panel.id,
+    onclick: () => toggle(panel.hidden),
+  }, text);
+  return {
+    button,
+    close: () => {
+      toggle(false);
+      button.focus();
+    },
+  };
 }
 
 function keysSection(ctx: Admin): HTMLElement {
@@ -296,9 +399,13 @@ const errorText = (error: unknown): string => {
   return `${err.field && err.field !== '(body)' ? `${err.field}: ` : ''}${err.message ?? String(error)}`;
 };
 
-/** The sites a user or key is limited to: none ticked is every site, those added later too. */
-function siteChoices(ctx: AdminContext, name: string): { el: HTMLElement; value(): string[] | undefined } {
-  const boxes = ctx.state.sites.map((site) => h('input', { type: 'checkbox', name, value: site.domain }));
+/**
+ * The sites a user or key is limited to: none ticked is every site, those added later too.
+ * `ticked`: the current limit, whose sites stay offered even when this admin cannot see them.
+ */
+function siteChoices(ctx: AdminContext, name: string, ticked: string[] | null = null): { el: HTMLElement; value(): string[] | undefined } {
+  const domains = new Set([...ctx.state.sites.map((site) => site.domain), ...(ticked ?? [])]);
+  const boxes = [...domains].map((domain) => h('input', { type: 'checkbox', name, value: domain, checked: !!ticked?.includes(domain) }));
   return {
     el: h('fieldset', { class: 'choices' }, h('legend', {}, 'Sites'), ...boxes.map((box) => choice(box, box.value)), h('small', { class: 'hint' }, 'none ticked: every site, and those added later')),
     value: () => {

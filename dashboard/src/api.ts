@@ -308,7 +308,8 @@ export const api = {
 
   users: () => request<User[]>('/api/users'),
   createUser: (user: { email: string; password: string; role: Role; sites?: string[] }) => request<User>('/api/users', { body: user }),
-  updateUser: (id: string, patch: { role?: Role; sites?: string[] | null }) =>
+  /** A new `password` ends the user's sessions; `sites` null: every site. */
+  updateUser: (id: string, patch: { role?: Role; sites?: string[] | null; password?: string }) =>
     request<User>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
   deleteUser: (id: string) => request<void>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   keys: () => request<ApiKey[]>('/api/keys'),
