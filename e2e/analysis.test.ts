@@ -1,7 +1,8 @@
 // The dashboard's analysis in Chromium, against a real collector fed through POST /api/event:
 // an A/B test (two variant cohorts) read as a table and a verdict, the summary's change against
-// the range just before, and the funnel editor's order, step time limits and exclusions, saved
-// and refused as the API says. Every figure on screen is compared with the API's.
+// the range just before, the funnel editor's order, step time limits and exclusions, saved and
+// refused as the API says, and the time to convert as a histogram. Every figure on screen is
+// compared with the API's.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // Pictures for a look, not compared; never into the committed screenshots.
 const SCREENSHOTS = path.resolve(here, '../test-results/screenshots');
 const SITE = 'ab.fixture.test';
+/** A site of its own for the time to convert, so its conversions change no other test's numbers. */
+const TTC_SITE = 'ttc.fixture.test';
+/** How long after landing each of its converting visitors signs up: 20 s to 55 min. */
+const TTC_DELAYS = [20_000, 120_000, 180_000, 240_000, 600_000, 720_000, 2_400_000, 3_300_000];
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
 const DAY = 86_400_000;
 const now = Date.now();
@@ -32,6 +37,11 @@ const fmtCount = (n: number) => new Intl.NumberFormat('en-US', { maximumFraction
 const fmtPct = (r: number) => new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 }).format(r);
 const fmtSignedPct = (r: number) => new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 0, signDisplay: 'exceptZero' }).format(r);
 const fmtPoints = (d: number) => `${new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(d * 100)} pts`;
+const fmtDuration = (ms: number) => {
+  const round1 = (n: number) => (n < 10 ? n.toFixed(1).replace(/\.0$/, '') : String(Math.round(n)));
+  const s = ms / 1000;
+  return s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${round1(s / 60)} min` : s < 86_400 ? `${round1(s / 3600)} h` : `${round1(s / 86_400)} d`;
+};
 const fmtP = (p: number) => (p < 0.0001 ? '< 0.0001' : new Intl.NumberFormat('en-US', { maximumSignificantDigits: 2 }).format(p));
 
 interface Variant {
@@ -51,6 +61,7 @@ interface Report {
   steps: { entered: number }[];
   variants?: Variant[];
   previous?: Report;
+  time_to_convert: { median: number; p90: number; histogram: { from_ms: number; to_ms: number; count: number }[] } | null;
 }
 
 let collector: RunningCollector;
@@ -83,8 +94,8 @@ async function api(pathname: string, body?: unknown, method?: string): Promise<{
   return { status: reply.status, body: reply.status === 204 ? null : await reply.json() };
 }
 
-async function report(funnel: string, query: string): Promise<Report> {
-  const { status, body } = await api(`/api/sites/${SITE}/funnels/${funnel}/report?${query}&compare=previous`);
+async function report(funnel: string, query: string, site = SITE): Promise<Report> {
+  const { status, body } = await api(`/api/sites/${site}/funnels/${funnel}/report?${query}&compare=previous`);
   expect(status).toBe(200);
   return body as Report;
 }
@@ -132,6 +143,13 @@ beforeAll(async () => {
   await cohort('C', 5, 1, noonDaysAgo(3));
   await cohort('D', 6, 3, noonDaysAgo(3));
   expect((await api(`/api/sites/${SITE}/funnels/signup`, FUNNEL, 'PUT')).status).toBe(201);
+  // Yesterday on the second site: the first eight land and sign up after TTC_DELAYS, two never do.
+  expect((await api('/api/sites', { domain: TTC_SITE })).status).toBe(201);
+  await send(Array.from({ length: 10 }, (_, i) => {
+    const landing = { site: TTC_SITE, name: 'pageview', url: `https://${TTC_SITE}/`, visitor: `ttc-${i}`, id: `t${serial++}`, ts: YESTERDAY_AT + i };
+    return i < TTC_DELAYS.length ? [landing, { ...landing, name: 'signup', id: `t${serial++}`, ts: landing.ts + TTC_DELAYS[i] }] : [landing];
+  }).flat());
+  expect((await api(`/api/sites/${TTC_SITE}/funnels/signup`, FUNNEL, 'PUT')).status).toBe(201);
   await collector.app.store.settled();
 
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'en-US' });
@@ -329,6 +347,34 @@ describe('analysis in the dashboard', () => {
     await page.getByRole('button', { name: 'Save funnel' }).click();
     await expect.poll(() => page.getByRole('combobox', { name: 'Funnel', exact: true }).inputValue(), { timeout: 10_000 }).toBe('strict-signup');
     expect((await api(`/api/sites/${SITE}/funnels/strict-signup`)).body.steps[1].within).toBe('20m');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the time to convert as the API’s histogram, median and p90, and says when nobody converted', async () => {
+    await page.getByRole('combobox', { name: 'Site' }).selectOption(TTC_SITE);
+    const showDay = async (offset: number) => {
+      await page.getByLabel('Date range (UTC)').selectOption('custom');
+      await page.getByRole('textbox', { name: 'From', exact: true }).fill(utcDay(offset));
+      await page.getByRole('textbox', { name: 'To', exact: true }).fill(utcDay(offset));
+      return report('signup', `from=${utcDay(offset)}&to=${utcDay(offset)}`, TTC_SITE);
+    };
+
+    const { time_to_convert: ttc } = await showDay(-1);
+    // The funnel's window is 1 h: the spans end there, and hold TTC_DELAYS.
+    expect(ttc!.histogram.map((b) => [b.from_ms, b.to_ms, b.count])).toEqual([[0, 60_000, 1], [60_000, 300_000, 3], [300_000, 900_000, 2], [900_000, 3_600_000, 2]]);
+    const labels: Record<string, string> = { '0-60000': '0–1 min', '60000-300000': '1–5 min', '300000-900000': '5–15 min', '900000-3600000': '15 min–1 h' };
+    const total = ttc!.histogram.reduce((sum, b) => sum + b.count, 0);
+    await expect.poll(() => tableRows('time-to-convert')).toEqual(
+      ttc!.histogram.map((b) => [labels[`${b.from_ms}-${b.to_ms}`], fmtCount(b.count), fmtPct(b.count / total)]),
+    );
+    expect(await page.locator('.ttc-summary').textContent()).toBe(`Median ${fmtDuration(ttc!.median)} · p90 ${fmtDuration(ttc!.p90)}`);
+    expect(await page.locator('.ttc-bar rect').count()).toBe(ttc!.histogram.length);
+    await page.locator('.time-to-convert').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-time-to-convert-laptop.png') });
+
+    // A day without visitors: nothing to chart.
+    expect((await showDay(-20)).time_to_convert).toBeNull();
+    await expect.poll(() => page.locator('[data-ttc="none"]').textContent()).toBe('No conversions in this range yet.');
+    expect(await page.locator('table[data-table="time-to-convert"]').count()).toBe(0);
     expect(problems).toEqual([]);
   });
 });

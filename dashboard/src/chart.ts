@@ -1,8 +1,10 @@
 // The funnel as a picture: one bar per step, split into those who went on, the open
-// opportunities (in flight) and those gone; the drop-off between steps in count and %.
+// opportunities (in flight) and those gone; the drop-off between steps in count and %. And how
+// long conversions took, as a histogram.
 import type { FunnelReport, StepReport } from './api.js';
-import { h, type Child } from './dom.js';
-import { count, duration, pct } from './format.js';
+import { h, svg, type Child } from './dom.js';
+import { count, duration, pct, timeSpan } from './format.js';
+import { table } from './table.js';
 
 /** `onSelect`: null where a step is not to be drilled into (a shared link). */
 export function funnelChart(report: FunnelReport, selected: number | null, onSelect: ((step: number) => void) | null): HTMLElement {
@@ -88,4 +90,38 @@ function dropRow(step: StepReport, next: StepReport): HTMLElement {
   }
   if (step.engaged_ms_median != null) parts.push(h('span', {}, 'engaged ', duration(step.engaged_ms_median)));
   return h('li', { class: 'drop' }, h('p', {}, ...parts));
+}
+
+/**
+ * Time from step 1 to the last step: one row per span (the API's buckets, empty ones too) with
+ * its count and share of conversions as text, and the share as a bar. The bar is an SVG rect,
+ * its length an attribute: no style to set under the page's CSP.
+ */
+export function timeToConvertChart(report: FunnelReport): HTMLElement {
+  const ttc = report.time_to_convert;
+  const card = (...children: Child[]) =>
+    h('section', { class: 'card time-to-convert', 'aria-labelledby': 'ttc-title' }, h('h2', { id: 'ttc-title' }, 'Time to convert'), ...children);
+  if (!ttc) return card(h('p', { class: 'muted', 'data-ttc': 'none' }, 'No conversions in this range yet.'));
+  const total = ttc.histogram.reduce((sum, bucket) => sum + bucket.count, 0);
+  return card(
+    h('p', { class: 'ttc-summary' }, 'Median ', h('strong', { 'data-metric': 'ttc-median' }, duration(ttc.median)), ' · p90 ', h('strong', { 'data-metric': 'ttc-p90' }, duration(ttc.p90))),
+    h('p', { class: 'hint' }, `From “${report.steps[0]?.name ?? ''}” to “${report.steps[report.steps.length - 1]?.name ?? ''}”, for the visitors who converted.`),
+    table(
+      'time-to-convert',
+      [0, 2], // the shares as text columns: their bars line up on the left
+      ['Time to convert', 'Conversions', 'Share of conversions'],
+      ttc.histogram.map((bucket) => {
+        const share = total ? bucket.count / total : 0;
+        return [timeSpan(bucket.from_ms, bucket.to_ms), count(bucket.count), h('span', { class: 'rate' }, shareBar(share), pct(share))];
+      }),
+    ),
+  );
+}
+
+function shareBar(share: number): SVGElement {
+  return svg(
+    'svg',
+    { class: 'ttc-bar', viewBox: '0 0 100 10', preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' },
+    svg('rect', { width: (share * 100).toFixed(1), height: 10 }),
+  );
 }

@@ -42,6 +42,18 @@ export function duration(ms: number | null | undefined): string {
   return `${round1(s / 86_400)} d`;
 }
 
+const SPAN_UNITS: [ms: number, one: string, many: string][] = [[86_400_000, 'day', 'days'], [3_600_000, 'h', 'h'], [60_000, 'min', 'min'], [1000, 's', 's']];
+
+/** A span between two whole durations, each end in its largest whole unit: 0–1 min, 15 min–1 h, 1–3 days. */
+export function timeSpan(fromMs: number, toMs: number): string {
+  const unitOf = (ms: number) => SPAN_UNITS.find(([unit]) => ms >= unit && ms % unit === 0) ?? SPAN_UNITS[3];
+  const [toUnit, one, many] = unitOf(toMs);
+  const to = `${Math.round(toMs / toUnit)} ${toMs === toUnit ? one : many}`;
+  const fromUnit = unitOf(fromMs || toMs);
+  const from = Math.round(fromMs / fromUnit[0]);
+  return fromUnit[0] === toUnit ? `${from}–${to}` : `${from} ${from === 1 ? fromUnit[1] : fromUnit[2]}–${to}`;
+}
+
 /** How long ago, in whole units: 12 s, 3 min, 2 h, 4 d. */
 export function ago(ms: number): string {
   const s = Math.floor(ms / 1000);

@@ -1,11 +1,12 @@
-// The report view: pickers, then the funnel as a picture, the step in focus, the numbers as a
-// table, the breakdown and the trend. A funnel still being computed over its history shows its
-// partial numbers and the progress, fetched again until whole; a restarting collector, its warm-up.
+// The report view: pickers, then the funnel as a picture, the step in focus, how long conversions
+// took, the numbers as a table, the breakdown and the trend. A funnel still being computed over its
+// history shows its partial numbers and the progress, fetched again until whole; a restarting
+// collector, its warm-up.
 // A shared link shows the same, read-only: its one funnel, no editing, export or drill-down.
 // The summary says how each figure changed against the range just before; a breakdown by
 // variant adds the A/B test: each variant against the control, and a verdict in words.
 import { ApiError, MIN_ARM_ENTRIES, serverNow, type BreakdownDimension, type ComparedReport, type DateRange, type FunnelReport, type SourceReport, type StepReport, type VariantRow } from './api.js';
-import { funnelChart } from './chart.js';
+import { funnelChart, timeToConvertChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
 import { ago, count, displayPath, duration, label, money, pct, points, progressPct, pValue, signedPct, times } from './format.js';
@@ -171,6 +172,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
       kpis(current, shownRange),
       funnelChart(current, state.step, ctx.shared ? null : toggleStep),
       state.step !== null && current.steps[state.step] ? stepDetail(current, state.step) : null,
+      timeToConvertChart(current),
       stepsTable(current),
       current.variants ? variantsTable(current.variants) : null,
       current.breakdown_by ? breakdownTable(current) : null,
