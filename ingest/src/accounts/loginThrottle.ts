@@ -21,6 +21,19 @@ export class LoginThrottle {
 
   constructor(private readonly limits: ThrottleLimits = DEFAULT_THROTTLE) {}
 
+  /**
+   * Runs a password check under the throttle: while the account or address is refused, the
+   * seconds to wait; else the check's result (null: wrong), its failure counted.
+   */
+  async attempt<T>(account: string, address: string, check: () => Promise<T | null>): Promise<{ wait: number } | { result: T | null }> {
+    const wait = this.retryAfter(account, address);
+    if (wait > 0) return { wait };
+    const result = await check();
+    if (result === null) this.failed(account, address);
+    else this.succeeded(account);
+    return { result };
+  }
+
   /** Seconds to wait before trying again, or 0 when an attempt may go ahead. */
   retryAfter(account: string, address: string, now = Date.now()): number {
     const wait = Math.max(this.waitFor(`a:${account}`, this.limits.perAccount, now), this.waitFor(`ip:${address}`, this.limits.perAddress, now));

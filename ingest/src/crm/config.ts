@@ -44,11 +44,17 @@ function text(body: Record<string, unknown>, field: string, min = 1): string | {
   return value.trim();
 }
 
-export function parseHubSpotConfig(body: unknown): Parsed<HubSpotConfig> {
+/** The body as an object with none but the known fields, or what is wrong with it. */
+function objectOf(body: unknown, known: readonly string[]): Parsed<Record<string, unknown>> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, error: 'the body must be an object', field: '(body)' };
-  const input = body as Record<string, unknown>;
-  const unknown = Object.keys(input).find((k) => !['access_token', 'client_secret', 'stages'].includes(k));
-  if (unknown) return { ok: false, error: `unknown field ${unknown}`, field: unknown };
+  const unknown = Object.keys(body).find((key) => !known.includes(key));
+  return unknown === undefined ? { ok: true, config: body as Record<string, unknown> } : { ok: false, error: `unknown field ${unknown}`, field: unknown };
+}
+
+export function parseHubSpotConfig(body: unknown): Parsed<HubSpotConfig> {
+  const object = objectOf(body, ['access_token', 'client_secret', 'stages']);
+  if (!object.ok) return object;
+  const input = object.config;
   const accessToken = text(input, 'access_token', 8);
   if (typeof accessToken !== 'string') return { ok: false, ...accessToken };
   const clientSecret = text(input, 'client_secret', 8);
@@ -74,10 +80,9 @@ export function parseHubSpotConfig(body: unknown): Parsed<HubSpotConfig> {
 }
 
 export function parsePipedriveConfig(body: unknown): Parsed<PipedriveConfig> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, error: 'the body must be an object', field: '(body)' };
-  const input = body as Record<string, unknown>;
-  const unknown = Object.keys(input).find((k) => !['api_token', 'webhook_user', 'webhook_password'].includes(k));
-  if (unknown) return { ok: false, error: `unknown field ${unknown}`, field: unknown };
+  const object = objectOf(body, ['api_token', 'webhook_user', 'webhook_password']);
+  if (!object.ok) return object;
+  const input = object.config;
   const apiToken = text(input, 'api_token', 8);
   if (typeof apiToken !== 'string') return { ok: false, ...apiToken };
   const webhookUser = text(input, 'webhook_user');

@@ -138,19 +138,18 @@ export function matchJourney(
   const from = entry.from ?? -Infinity;
   const to = entry.to ?? Infinity;
 
-  // next[k][i]: the first index >= i whose event matches step k (n when none). With it, the
-  // greedy walk of an attempt (always the earliest next match, which leaves the most room in
-  // the window) costs O(steps) per step-1 event.
-  const next: Int32Array[] = funnel.steps.map(() => new Int32Array(n + 1).fill(n));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let k = 0; k < stepCount; k++) {
-      next[k][i] = matches(k, sorted[i]) ? i : next[k][i + 1];
-    }
-  }
-
   const attempt = funnel.order === 'any' ? anyOrderAttempt
     : funnel.order === 'strict' ? strictAttempt
       : funnel.steps.some((step) => step.withinMs !== null) ? withinAttempt : greedyAttempt;
+  // next[k][i]: the first index >= i whose event matches step k (n when none). With it, the
+  // greedy walk of an attempt (always the earliest next match, which leaves the most room in
+  // the window) costs O(steps) per step-1 event. The other walks do not use it.
+  const next: Int32Array[] = attempt === greedyAttempt ? funnel.steps.map(() => new Int32Array(n + 1).fill(n)) : [];
+  if (attempt === greedyAttempt) {
+    for (let i = n - 1; i >= 0; i--) {
+      for (let k = 0; k < stepCount; k++) next[k][i] = matches(k, sorted[i]) ? i : next[k][i + 1];
+    }
+  }
   let best: number[] | null = null;
   let bestStart = 0;
   let latestStart = -Infinity;
@@ -234,7 +233,8 @@ const withinAttempt: Attempt = (events, start, funnel, matches) => {
   }
   // Which chain: can[k][i] says event i as step k leads on to step `furthest`; then step by step the earliest that can.
   const can: boolean[][] = [];
-  can[furthest - 1] = Array.from({ length: end }, (_, i) => i > start && fits(furthest - 1, i, i) || (furthest === 1 && i === start));
+  // The last step needs no successor: any of its matches after the start will do.
+  can[furthest - 1] = Array.from({ length: end }, (_, i) => (furthest === 1 ? i === start : i > start && matches(furthest - 1, events[i])));
   for (let k = furthest - 2; k >= 0; k--) {
     can[k] = Array.from({ length: end }, (_, i) => {
       if (k === 0 ? i !== start : i <= start || !matches(k, events[i])) return false;

@@ -15,7 +15,7 @@ export class SiteRegistry {
   private timer: NodeJS.Timeout | null = null;
   /** When the last completed read started: it holds every site created before then. */
   private readStartedAt = -Infinity;
-  private inFlight: { startedAt: number; done: Promise<void> } | null = null;
+  private inFlight: Promise<void> | null = null;
 
   constructor(private readonly store: Store) {}
 
@@ -76,7 +76,7 @@ export class SiteRegistry {
     while (this.readStartedAt < time) {
       if (this.inFlight) {
         // One that started too early may miss the site: wait it out, then read again.
-        await this.inFlight.done;
+        await this.inFlight;
         continue;
       }
       const wait = this.readStartedAt + spacingMs - Date.now();
@@ -87,7 +87,7 @@ export class SiteRegistry {
 
   /** One read at a time; a caller arriving during one shares it. */
   private read(): Promise<void> {
-    if (this.inFlight) return this.inFlight.done;
+    if (this.inFlight) return this.inFlight;
     const startedAt = Date.now();
     const done = this.store.listSites().then((sites) => {
       this.replace(sites);
@@ -95,7 +95,7 @@ export class SiteRegistry {
     }).finally(() => {
       this.inFlight = null;
     });
-    this.inFlight = { startedAt, done };
+    this.inFlight = done;
     return done;
   }
 

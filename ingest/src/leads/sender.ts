@@ -4,7 +4,7 @@
 // delivery survives a restart.
 import http from 'node:http';
 import https from 'node:https';
-import type { DeliveryOutcome, Store, WebhookDelivery } from '../store/types.js';
+import type { Store, WebhookDelivery } from '../store/types.js';
 import type { CrmConnectors } from '../crm/connectors.js';
 import { guardedLookup, retryDelay, sign, SIGNATURE_HEADER, type WebhookOptions } from './webhook.js';
 
@@ -57,7 +57,7 @@ export class WebhookSender {
   constructor(
     private readonly store: Store,
     private readonly options: WebhookOptions,
-    private readonly crm: CrmConnectors | null,
+    private readonly crm: CrmConnectors,
     private readonly log: (error: unknown) => void = () => {},
   ) {}
 
@@ -91,8 +91,7 @@ export class WebhookSender {
 
   private async deliver(delivery: WebhookDelivery): Promise<void> {
     if (delivery.target !== 'webhook') {
-      const outcome: DeliveryOutcome = this.crm ? await this.crm.deliver(delivery) : { status: 'failed', error: 'no CRM connectors here' };
-      await this.store.settleWebhookDelivery(delivery.id, outcome);
+      await this.store.settleWebhookDelivery(delivery.id, await this.crm.deliver(delivery));
       return;
     }
     const { webhook } = await this.store.getLeadSettings(delivery.site);

@@ -2,7 +2,6 @@
 // and their last outcome, tested, removed (admins); and the CRMs' own webhooks, which carry no
 // credential of ours, so each is checked by the CRM's own means: HubSpot's v3 signature,
 // Pipedrive's basic auth. Anything unverified gets a 401 and moves nothing.
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseJson } from 'secure-json-parse';
 import { CRMS, mask, parseHubSpotConfig, parsePipedriveConfig, type Crm, type HubSpotConfig, type PipedriveConfig } from '../crm/config.js';
@@ -10,6 +9,7 @@ import { lifecycleChanges, verifyHubSpotSignature } from '../crm/hubspot.js';
 import { pipedriveMove } from '../crm/pipedrive.js';
 import { moveThrough } from '../crm/inbound.js';
 import { SALES_STAGES, type SalesStage } from '../leads/stages.js';
+import { digest, secretMatches } from '../accounts/secrets.js';
 
 type SiteParams = { site: string };
 
@@ -24,12 +24,6 @@ function present(crm: Crm, config: HubSpotConfig | PipedriveConfig) {
   return crm === 'hubspot'
     ? { access_token: mask((config as HubSpotConfig).accessToken), client_secret: mask((config as HubSpotConfig).clientSecret), stages: (config as HubSpotConfig).stages }
     : { api_token: mask((config as PipedriveConfig).apiToken), webhook_user: (config as PipedriveConfig).webhookUser, webhook_password: mask((config as PipedriveConfig).webhookPassword) };
-}
-
-function sameSecret(presented: string, expected: string): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 export const integrationRoutes: FastifyPluginAsync = async (app) => {
@@ -139,7 +133,7 @@ export const integrationRoutes: FastifyPluginAsync = async (app) => {
     if (!config) return unverified(reply, 'this site has no Pipedrive connector');
     const header = request.headers.authorization ?? '';
     const presented = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
-    if (!sameSecret(presented, `${config.webhookUser}:${config.webhookPassword}`)) {
+    if (!secretMatches(presented, `${config.webhookUser}:${config.webhookPassword}`)) {
       reply.header('www-authenticate', 'Basic realm="funnelbeam"');
       return unverified(reply, 'wrong or missing basic auth');
     }
@@ -147,7 +141,7 @@ export const integrationRoutes: FastifyPluginAsync = async (app) => {
     if (!move) return { moved: 0 };
     const lead = await app.crm.records.leadOf('pipedrive', site, move.by === 'person' ? move.personId : move.leadId);
     // A replay is the same body again: its digest is its id.
-    const eventId = createHash('sha256').update(request.rawBody ?? '').digest('hex');
+    const eventId = digest(request.rawBody ?? '');
     if (!lead || (await app.crm.records.seen('pipedrive', site, eventId))) return { moved: 0 };
     const value = move.by === 'person' && move.amount !== undefined ? { amount: move.amount, currency: move.currency } : {};
     const moved = await applied(request, 'pipedrive', lead, move.stage, Date.now(), value);

@@ -30,14 +30,10 @@ export const sessionRoutes: FastifyPluginAsync = async (app) => {
     // Signing a victim's browser into the attacker's account is a forgery too.
     if (request.headers.origin && !fromOwnOrigin(request)) return reply.code(403).send({ error: 'sign in from the dashboard’s own origin', field: 'origin' });
     const account = normalizeEmail(request.body.email);
-    const wait = app.loginThrottle.retryAfter(account, request.ip);
-    if (wait > 0) return throttled(reply, wait);
-    const user = await app.accounts.checkPassword(account, request.body.password);
-    if (!user) {
-      app.loginThrottle.failed(account, request.ip);
-      return reply.code(401).send({ error: 'wrong e-mail or password', field: 'password' });
-    }
-    app.loginThrottle.succeeded(account);
+    const attempt = await app.loginThrottle.attempt(account, request.ip, () => app.accounts.checkPassword(account, request.body.password));
+    if ('wait' in attempt) return throttled(reply, attempt.wait);
+    const user = attempt.result;
+    if (!user) return reply.code(401).send({ error: 'wrong e-mail or password', field: 'password' });
     const token = await app.accounts.openSession(user);
     request.principal = { kind: 'user', id: user.id, email: user.email, role: user.role, sites: user.sites, session: token };
     request.auditTarget = null;

@@ -87,15 +87,10 @@ export const shareRoutes: FastifyPluginAsync = async (app) => {
     const share = await shareOf(request, reply);
     if (!share) return reply;
     if (share.passwordHash === null) return reply.code(204).send();
-    const account = `share:${share.id}`;
-    const wait = app.loginThrottle.retryAfter(account, request.ip);
-    if (wait > 0) return throttled(reply, wait);
-    const unlock = await app.accounts.unlockShare(share, request.body.password);
-    if (!unlock) {
-      app.loginThrottle.failed(account, request.ip);
-      return reply.code(401).send({ error: 'wrong password', field: 'password' });
-    }
-    app.loginThrottle.succeeded(account);
+    const attempt = await app.loginThrottle.attempt(`share:${share.id}`, request.ip, () => app.accounts.unlockShare(share, request.body.password));
+    if ('wait' in attempt) return throttled(reply, attempt.wait);
+    const unlock = attempt.result;
+    if (!unlock) return reply.code(401).send({ error: 'wrong password', field: 'password' });
     return reply.setCookie(UNLOCK_COOKIE, unlock, cookieOptions(request, sharePath(request.params.token), SHARE_UNLOCK_TTL_MS)).code(204).send();
   });
 

@@ -590,7 +590,9 @@ export class ClickHouseStore implements Store {
   }
 
   async deleteExpiredRecords(now: number): Promise<void> {
-    await this.mutate('account_records', SQL.deleteExpiredRecords(now));
+    // A mutation rewrites parts: run one only when a session has ended since.
+    const [expired] = await this.rows(SQL.countExpiredRecords(now));
+    if (Number(expired.n) > 0) await this.mutate('account_records', SQL.deleteExpiredRecords(now));
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {

@@ -397,6 +397,8 @@ export const getRecord = (kind: string, id: string, now: number) =>
 export const listRecords = (kind: string, now: number) => `${liveRecords(`kind = ${str(kind)}`, now)} ORDER BY id`;
 export const eraseRecord = (kind: string, id: string) =>
   `ALTER TABLE account_records DELETE WHERE kind = ${str(kind)} AND id = ${str(id)}`;
+export const countExpiredRecords = (now: number) =>
+  `SELECT count() AS n FROM account_records WHERE expires_at != 0 AND expires_at <= ${int(now)}`;
 export const deleteExpiredRecords = (now: number) =>
   `ALTER TABLE account_records DELETE WHERE expires_at != 0 AND expires_at <= ${int(now)}`;
 export const listAudit = (beforeMs: number, limit: number) => `SELECT at, actor, action, site, target FROM audit_log
