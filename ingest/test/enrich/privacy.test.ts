@@ -145,11 +145,11 @@ describe('redactEmails', () => {
     expect(redactEmails(input)).toBe(input);
   });
 
-  it('stays fast on a long hostile input', () => {
-    const hostile = `${'a'.repeat(5000)}@${'b.'.repeat(2000)}`;
-    const start = performance.now();
-    redactEmails(hostile);
-    expect(performance.now() - start).toBeLessThan(50);
+  // No clock here: at this size a pattern that backtracks quadratically would run for minutes,
+  // far past the test's timeout, while a linear one takes milliseconds.
+  it('does not backtrack on a long hostile input', () => {
+    const hostile = `${'a'.repeat(100_000)}@${'b.'.repeat(40_000)}`;
+    expect(redactEmails(hostile)).toBe(hostile);
   });
 });
 
