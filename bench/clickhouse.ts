@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clickHouseServerBinary, startClickHouse } from '../test-support/clickhouse.js';
-import { drive, startServer, type LoadResult } from './load.js';
+import { drive, startServer, type LoadResult, type Server } from './load.js';
 import { requestHeaders, snippetEvent } from './traffic.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -49,4 +49,71 @@ export async function clickhouseBenchmark(): Promise<string[]> {
   await clickhouse.stop();
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
+}
+
+// ---- Single events side by side: the ClickHouse collector's rate against the SQLite
+// collector's, under the same load, in alternating rounds (the VM drifts over minutes), at the
+// ingestion bench's 50 connections and at more. A ClickHouse insert costs a part on the server
+// whatever its size, so the collector's rate is about (events per insert) / (insert latency), and
+// events per insert are bounded by the requests in flight: 50 keep-alive connections measure the
+// insert's latency more than the collector's capacity.
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTION_COUNTS = [50, 500];
+/** tmpfs, where the machine has one: ClickHouse's data there shows what its disk costs per insert. */
+const TMPFS = '/dev/shm';
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** A ClickHouse server whose data lives under `dir` (startClickHouse makes its temp dir in os.tmpdir()). */
+async function clickHouseIn(dir: string): Promise<Awaited<ReturnType<typeof startClickHouse>>> {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return await startClickHouse();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
+
+export async function singleEventsBenchmark(): Promise<string[]> {
+  if (!clickHouseServerBinary()) return ['Single events side by side: skipped, clickhouse-server is not installed'];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-single-bench-'));
+  const onDisk = await startClickHouse();
+  const onTmpfs = fs.existsSync(TMPFS) ? await clickHouseIn(TMPFS) : null;
+  const stores: { label: string; server: Server }[] = [
+    { label: 'SQLite', server: await startServer('bench/servers/collector.ts', [path.join(dir, 'single.db')], 0) },
+    { label: `ClickHouse, data in ${os.tmpdir()}`, server: await startServer('bench/servers/collector.ts', [onDisk.databaseUrlFor('single')], 0) },
+  ];
+  if (onTmpfs) stores.push({ label: `ClickHouse, data in ${TMPFS} (tmpfs)`, server: await startServer('bench/servers/collector.ts', [onTmpfs.databaseUrlFor('single')], 0) });
+  const out = [`Single events side by side: collectors on core 0, load and ClickHouse on core 1, the same load for each store, ` +
+    `${ROUNDS} alternating rounds of ${SECONDS} s after a 3 s warm-up, at ${CONNECTION_COUNTS.join(' and ')} keep-alive connections`];
+  const headers = () => requestHeaders(20_000);
+  for (const connections of CONNECTION_COUNTS) {
+    const load = { connections, pool: 20_000, body: () => JSON.stringify(snippetEvent()), headers };
+    for (const { server } of stores) await drive(server, { ...load, seconds: 3 });
+    const rates = stores.map(() => [] as number[]);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, { label, server }] of stores.entries()) {
+        const r = await drive(server, { ...load, seconds: SECONDS });
+        rates[i].push(r.requestsPerSecond);
+        out.push(`${connections} connections, round ${round}, ${label}: ${describe(r, 1)}, ClickHouse and other processes ${(r.othersCpu * 100).toFixed(0)}% CPU`);
+      }
+    }
+    for (let i = 1; i < stores.length; i++) {
+      const ratios = rates[i].map((rate, round) => rate / rates[0][round]);
+      out.push(`${connections} connections: ${stores[i].label} / SQLite, single events: median ${median(ratios).toFixed(2)} ` +
+        `(rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}; ${Math.round(median(rates[i]))} against ${Math.round(median(rates[0]))} events/s) — target ≥ 0.5`);
+    }
+  }
+  for (const { server } of stores) await server.stop();
+  await onDisk.stop();
+  await onTmpfs?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of await singleEventsBenchmark()) console.log(line);
 }

@@ -87,7 +87,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   app.decorate('sites', sites);
   app.decorate('salts', new DailySalt(store));
   app.decorate('sessions', new SessionTracker());
-  app.decorate('queue', new WriteQueue((batch) => store.write(batch), { maxQueuedEvents: config.maxQueuedEvents }));
+  app.decorate('queue', new WriteQueue((batch) => store.write(batch), { maxQueuedEvents: config.maxQueuedEvents, maxGatherMs: store.commitGatherMs }));
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const status = error.statusCode ?? 500;

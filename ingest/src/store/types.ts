@@ -130,6 +130,11 @@ export interface Store {
   /** Durably writes a batch (one transaction); resolves only once committed. Duplicate ids are ignored. */
   write(batch: WriteBatch): Promise<void>;
   /**
+   * The longest a group commit may wait for more events to join it, in ms (the write queue's
+   * `maxGatherMs`): set by a store whose commit costs a round trip per insert (ClickHouse).
+   */
+  readonly commitGatherMs?: number;
+  /**
    * Writes events brought from elsewhere (an import: a backup restored, another tool's history),
    * of any age, as `write` does; events older than the funnels' open horizon make the site's
    * funnels back-fill again. Returns how many were new and how many were already stored.

@@ -1,5 +1,5 @@
 // Group commit: concurrent writes share a transaction, and none resolves before its commit.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { QueueClosedError, QueueFullError, WriteQueue } from '../../src/ingestion/writeQueue.js';
 import type { StoredEvent } from '../../src/event.js';
 import type { WriteBatch } from '../../src/store/types.js';
@@ -79,6 +79,34 @@ describe('WriteQueue', () => {
     await queued;
     await closing;
     expect(commits.flatMap((c) => c.batch.events.map((e) => e.id))).toEqual(['a', 'b']);
+  });
+
+  it('with maxGatherMs, waits a quarter of the last commit for the clients it answered', async () => {
+    // Fake clocks: the commit "takes" 20 ms, so the next one waits 5 ms; event-loop turns stay real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const { commits, commit } = manualStore();
+      const queue = new WriteQueue(commit, { maxQueuedEvents: 100, maxGatherMs: 40 });
+      const first = queue.write([event('a')]);
+      await turns(4);
+      const second = queue.write([event('b')]);
+      vi.advanceTimersByTime(20);
+      commits[0].settle();
+      await first;
+      await turns(4);
+      // The answered client sends again after the queue took its turns: it still joins.
+      const third = queue.write([event('c')]);
+      await turns(4);
+      expect(commits).toHaveLength(1);
+      vi.advanceTimersByTime(5);
+      await turns(4);
+      expect(commits).toHaveLength(2);
+      expect(commits[1].batch.events.map((e) => e.id)).toEqual(['b', 'c']);
+      commits[1].settle();
+      await Promise.all([second, third]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('counts bots with the next commit, without a waiter', async () => {
