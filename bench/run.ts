@@ -8,6 +8,7 @@ import { storesReportBenchmark } from './storesReport.js';
 import { storesLeadsBenchmark } from './storesLeads.js';
 import { scaleBenchmark } from './scale.js';
 import { clickhouseScaleBenchmark } from './clickhouseScale.js';
+import { clickhouseClusterBenchmark } from './clickhouseCluster.js';
 
 console.log(`Funnelbeam benchmarks — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
 for (const line of await ingestBenchmark()) console.log(line);
@@ -27,3 +28,5 @@ console.log('');
 await scaleBenchmark((line) => console.log(line));
 console.log('');
 await clickhouseScaleBenchmark((line) => console.log(line));
+console.log('');
+await clickhouseClusterBenchmark((line) => console.log(line));

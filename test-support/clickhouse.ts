@@ -1,7 +1,8 @@
 // Starts a throwaway ClickHouse for tests: Debian's clickhouse-server (18.16), its data and
 // logs in a temp dir, listening on 127.0.0.1 only, on free ports, one server per test file; or,
 // with CLICKHOUSE_ENGINE=chdb, a current ClickHouse (26.7) inside the test process through the
-// optional package chdb, on a temp data directory. The store conformance suites run on both.
+// optional package chdb, on a temp data directory; or, with CLICKHOUSE_ENGINE=cluster, a cluster
+// of three 18.16 servers and ZooKeeper (clickhouseCluster.ts). The store conformance suites run on all three.
 import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createClient } from '@clickhouse/client';
@@ -26,8 +27,9 @@ export interface RunningClickHouse {
   stop(): Promise<void>;
 }
 
-/** `chdb` (CLICKHOUSE_ENGINE=chdb): ClickHouse 26.7 in-process; else Debian's clickhouse-server. */
-export const clickHouseEngine: 'chdb' | 'server' = process.env.CLICKHOUSE_ENGINE === 'chdb' ? 'chdb' : 'server';
+/** `chdb` (CLICKHOUSE_ENGINE=chdb): ClickHouse 26.7 in-process; `cluster`: two shards of 18.16; else one clickhouse-server. */
+export const clickHouseEngine: 'chdb' | 'server' | 'cluster' =
+  process.env.CLICKHOUSE_ENGINE === 'chdb' || process.env.CLICKHOUSE_ENGINE === 'cluster' ? process.env.CLICKHOUSE_ENGINE : 'server';
 
 /** The database a test DATABASE_URL names (clickhouse://…/DB or chdb:DIR?database=DB). */
 export function databaseOf(databaseUrl: string): string {
@@ -44,8 +46,8 @@ function chdbInstalled(): boolean {
   }
 }
 
-const USER = 'funnelbeam';
-const PASSWORD = 'test-password';
+export const USER = 'funnelbeam';
+export const PASSWORD = 'test-password';
 const BINARIES = ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server'];
 const START_TIMEOUT_MS = 30_000;
 
@@ -58,6 +60,7 @@ export function clickHouseServerBinary(): string | null {
 /** Whether ClickHouse tests may be skipped here: only outside CI, where a missing server is a failure. */
 export function canSkipClickHouse(): boolean {
   if (process.env.CI) return false;
+  if (clickHouseEngine === 'cluster') return clickHouseServerBinary() === null || !fs.existsSync('/usr/share/java/zookeeper.jar');
   return clickHouseEngine === 'chdb' ? !chdbInstalled() : clickHouseServerBinary() === null;
 }
 
@@ -84,7 +87,7 @@ async function startChdb(): Promise<RunningClickHouse> {
   };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -97,7 +100,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function configXml(dir: string, httpPort: number, tcpPort: number): string {
+/** A server's config.xml; `extra` adds elements (a cluster's ZooKeeper, macros, remote_servers). */
+export function configXml(dir: string, httpPort: number, tcpPort: number, extra = ''): string {
   // <yandex> is the root 18.16 knows; current releases still accept it.
   return `<?xml version="1.0"?>
 <yandex>
@@ -121,12 +125,13 @@ function configXml(dir: string, httpPort: number, tcpPort: number): string {
   <timezone>UTC</timezone>
   <mark_cache_size>16777216</mark_cache_size>
   <uncompressed_cache_size>16777216</uncompressed_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
+  <max_concurrent_queries>100</max_concurrent_queries>${extra}
 </yandex>
 `;
 }
 
-function usersXml(): string {
+/** users.xml: `default` (no password) and the store's user, both from 127.0.0.1 only; `profile` adds settings. */
+export function usersXml(profile = ''): string {
   const user = (name: string, password: string) => `
     <${name}>
       <password>${password}</password>
@@ -136,7 +141,7 @@ function usersXml(): string {
     </${name}>`;
   return `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage>${profile}</default></profiles>
   <users>${user('default', '')}${user(USER, PASSWORD)}
   </users>
   <quotas><default><interval>
@@ -147,12 +152,12 @@ function usersXml(): string {
 `;
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function waitForPing(url: string, child: ChildProcess, logs: () => string): Promise<void> {
+export async function waitForPing(url: string, child: ChildProcess, logs: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -169,8 +174,43 @@ async function waitForPing(url: string, child: ChildProcess, logs: () => string)
   throw new Error(`clickhouse-server did not answer ${url}/ping within ${START_TIMEOUT_MS} ms:\n${logs()}`);
 }
 
+/**
+ * The cluster as one ClickHouse: the store's URLs name the cluster, and a test's
+ * `OPTIMIZE TABLE db.t FINAL` merges the replicated table under the Distributed one on every
+ * server (18.16 runs no OPTIMIZE ON CLUSTER), then waits for the replicas to have the result.
+ */
+async function startCluster(): Promise<RunningClickHouse> {
+  const { startClickHouseCluster } = await import('./clickhouseCluster.js');
+  const cluster = await startClickHouseCluster();
+  const command = async (query: string) => {
+    const optimize = /^OPTIMIZE TABLE (\w+)\.(\w+) FINAL$/.exec(query.trim());
+    if (!optimize) return cluster.command(query);
+    const local = `${optimize[1]}.${optimize[2]}_local`;
+    // On each shard's leader, a partition at a time, those with parts to merge: 18.16 fails an
+    // OPTIMIZE forwarded from another replica, and one over a partition holding a single part.
+    for (const server of cluster.servers) {
+      const [replica] = await cluster.rows(`SELECT is_leader FROM system.replicas WHERE database = '${optimize[1]}' AND table = '${optimize[2]}_local'`, server);
+      if (Number(replica?.is_leader) !== 1) continue;
+      const partitions = await cluster.rows(`SELECT partition_id FROM system.parts
+        WHERE database = '${optimize[1]}' AND table = '${optimize[2]}_local' AND active GROUP BY partition_id HAVING count() > 1`, server);
+      for (const { partition_id } of partitions) await cluster.command(`OPTIMIZE TABLE ${local} PARTITION ID '${String(partition_id)}' FINAL`, server);
+    }
+    for (const server of cluster.servers) await cluster.command(`SYSTEM SYNC REPLICA ${local}`, server);
+  };
+  return {
+    url: cluster.servers[cluster.servers.length - 1].url,
+    databaseUrl: cluster.databaseUrlFor('funnelbeam'),
+    databaseUrlFor: (database) => cluster.databaseUrlFor(database),
+    command,
+    rows: (query) => cluster.rows(query),
+    insert: (database, table, values) => cluster.insert(`${database}.${table}`, values),
+    stop: () => cluster.stop(),
+  };
+}
+
 export async function startClickHouse(): Promise<RunningClickHouse> {
   if (clickHouseEngine === 'chdb') return startChdb();
+  if (clickHouseEngine === 'cluster') return startCluster();
   const binary = clickHouseServerBinary();
   if (!binary) {
     throw new Error(

@@ -56,7 +56,7 @@ declare module 'fastify' {
 const SITE_REFRESH_MS = 5_000;
 
 export async function buildApp(config: Config, options: { store?: Store; logLevel?: string } = {}): Promise<FastifyInstance> {
-  const store = options.store ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous }));
+  const store = options.store ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, clickhouseCluster: config.clickhouseCluster }));
   const adminToken = config.adminToken ?? (await store.setSettingOnce('admin_token', randomBytes(24).toString('base64url')));
   const sites = new SiteRegistry(store);
   await sites.load();
@@ -91,6 +91,11 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const status = error.statusCode ?? 500;
+    // Storage out of reach (a ClickHouse shard down): a reply it could not complete, never a partial one.
+    if (status === 503) {
+      request.log.warn({ err: error }, 'storage unavailable');
+      return reply.code(503).header('retry-after', '5').send({ error: 'storage is unavailable, retry later', field: null });
+    }
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
       return reply.code(500).send({ error: 'internal error', field: null });

@@ -8,6 +8,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  /** CLICKHOUSE_CLUSTER: with a clickhouse:// DATABASE_URL, the cluster (remote_servers) the schema is made on; null: one server. */
+  clickhouseCluster: string | null;
   /** Null: generated on first start and kept in the store. */
   adminToken: string | null;
   /** Requests per IP and minute on every route; 0 turns the limit off. */
@@ -54,6 +56,14 @@ function apiUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string 
   }
 }
 
+/** CLICKHOUSE_CLUSTER, a name from remote_servers (inlined into ON CLUSTER, so an identifier). */
+function clusterName(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.CLICKHOUSE_CLUSTER;
+  if (!raw) return null;
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(raw)) throw new ConfigError(`CLICKHOUSE_CLUSTER must be letters, digits and _, got "${raw}"`);
+  return raw;
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   return ['1', 'true', 'yes'].includes((env[name] ?? '').toLowerCase());
 }
@@ -63,6 +73,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     port: 8080,
     host: '127.0.0.1',
     databaseUrl: 'sqlite:./data/funnelbeam.db',
+    clickhouseCluster: null,
     adminToken: null,
     rateLimitPerMinute: 6000,
     maxQueuedEvents: 50_000,
@@ -85,6 +96,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     port: integer(env, 'PORT', base.port),
     host: env.HOST || base.host,
     databaseUrl: env.DATABASE_URL || base.databaseUrl,
+    clickhouseCluster: clusterName(env),
     adminToken: env.ADMIN_TOKEN || null,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', base.rateLimitPerMinute),
     maxQueuedEvents: integer(env, 'MAX_QUEUED_EVENTS', base.maxQueuedEvents) || base.maxQueuedEvents,

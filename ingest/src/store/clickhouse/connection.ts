@@ -2,7 +2,7 @@
 // chDB, a current ClickHouse inside this process (the npm package `chdb`, optional). The store
 // speaks to either through these five calls, and learns the server's version on connecting, to
 // use a current release's extras (async inserts) only where they exist.
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Row } from '../rows.js';
 import { createDatabase, databaseName } from './sql.js';
 
@@ -29,6 +29,8 @@ export interface HttpTarget {
   username: string;
   password: string;
   database: string;
+  /** Session settings of every query (a cluster's: cluster.ts). */
+  settings?: ClickHouseSettings;
 }
 
 /** A server over HTTP; the database is created when missing. */
@@ -45,7 +47,7 @@ export async function httpConnection(target: HttpTarget): Promise<SqlConnection>
   } finally {
     await bootstrap.close();
   }
-  const client = createClient({ ...connection, database: target.database });
+  const client = createClient({ ...connection, database: target.database, clickhouse_settings: target.settings });
   const rows = async (query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<Row>();
   const [{ version }] = await rows('SELECT version() AS version');
   return {

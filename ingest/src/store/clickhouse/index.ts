@@ -10,6 +10,7 @@ import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from
 import type { ScoringRules } from '../../leads/scoring.js';
 import { Lease } from './lease.js';
 import { chdbConnection, hasAsyncInserts, httpConnection, type SqlConnection } from './connection.js';
+import { CLUSTER_SETTINGS, ClusterSchema, reportingUnavailability } from './cluster.js';
 import { OUTBOUND_TARGETS } from '../../leads/outbound.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
@@ -27,9 +28,11 @@ export interface ClickHouseTarget {
   username: string;
   password: string;
   database: string;
+  /** `?cluster=NAME`: the schema is made ON CLUSTER NAME (cluster.ts). */
+  cluster?: string;
 }
 
-/** Reads clickhouse://USER:PASS@HOST:PORT/DB (port 8123 when left out; user `default`). */
+/** Reads clickhouse://USER:PASS@HOST:PORT/DB[?cluster=NAME] (port 8123 when left out; user `default`). */
 export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
   const url = new URL(databaseUrl);
   if (url.protocol !== 'clickhouse:') throw new TypeError(`not a clickhouse:// URL: ${url.protocol}`);
@@ -39,6 +42,7 @@ export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
     username: decodeURIComponent(url.username) || 'default',
     password: decodeURIComponent(url.password),
     database: SQL.databaseName(database),
+    ...(url.searchParams.get('cluster') ? { cluster: SQL.databaseName(url.searchParams.get('cluster')!) } : {}),
   };
 }
 
@@ -109,6 +113,8 @@ const SETTLE_MS = 250;
 export interface ClickHouseOptions {
   /** Whether this collector may materialize the funnels (claim the lease); default true. */
   materialize?: boolean;
+  /** CLICKHOUSE_CLUSTER: the cluster (remote_servers) to make the schema on; `?cluster=` in the URL does the same. */
+  cluster?: string | null;
 }
 
 /** How long a stage move waits for the materializer's answer. */
@@ -155,6 +161,7 @@ export class ClickHouseStore implements Store {
   private constructor(
     private readonly sql: SqlConnection,
     private readonly database: string,
+    private readonly clusterSchema: ClusterSchema | null = null,
   ) {
     this.eventInsertSettings = hasAsyncInserts(sql.version) ? { async_insert: 1, wait_for_async_insert: 1 } : undefined;
     this.materializer = new Materializer({
@@ -168,16 +175,19 @@ export class ClickHouseStore implements Store {
   static async open(databaseUrl: string, options: ClickHouseOptions = {}): Promise<ClickHouseStore> {
     let sql: SqlConnection;
     let database: string;
+    let cluster: string | null = null;
     if (databaseUrl.startsWith('chdb:')) {
+      if (options.cluster) throw new Error('chdb: runs one process, not a cluster: unset CLICKHOUSE_CLUSTER');
       const url = new URL(databaseUrl);
       database = url.searchParams.get('database') ?? 'funnelbeam';
       sql = await chdbConnection(decodeURIComponent(url.pathname), database);
     } else {
       const target = parseClickHouseUrl(databaseUrl);
       database = target.database;
-      sql = await httpConnection(target);
+      cluster = target.cluster ?? options.cluster ?? null;
+      sql = await httpConnection(cluster ? { ...target, settings: CLUSTER_SETTINGS } : target);
     }
-    const store = new ClickHouseStore(sql, database);
+    const store = new ClickHouseStore(reportingUnavailability(sql), database, cluster ? new ClusterSchema(cluster, database) : null);
     try {
       await store.migrate();
     } catch (error) {
@@ -189,17 +199,18 @@ export class ClickHouseStore implements Store {
   }
 
   private async migrate(): Promise<void> {
-    await this.command(SQL.MIGRATIONS_TABLE);
+    for (const statement of this.clusterSchema?.setup() ?? []) await this.command(statement);
+    for (const statement of this.clusterSchema?.statements(SQL.MIGRATIONS_TABLE) ?? [SQL.MIGRATIONS_TABLE]) await this.command(statement);
     const [row] = await this.rows(SQL.appliedMigration);
     const applied = Number(row?.version ?? 0);
     for (let i = applied; i < SQL.MIGRATIONS.length; i++) {
-      for (const statement of SQL.MIGRATIONS[i]) {
-        // Collectors starting together may both apply a step; the loser's ADD COLUMN finds it
-        // done (18.16 has no ADD COLUMN IF NOT EXISTS).
-        await this.command(statement).catch((error: unknown) => {
-          if (!/already exists/i.test(String(error))) throw error;
-        });
-      }
+      // Collectors starting together may both apply a step; the loser's ADD COLUMN finds it
+      // done (18.16 has no ADD COLUMN IF NOT EXISTS).
+      const run = (statement: string) => this.command(statement).catch((error: unknown) => {
+        if (!/already exists/i.test(String(error))) throw error;
+      });
+      if (this.clusterSchema) await this.clusterSchema.apply(SQL.MIGRATIONS[i], run);
+      else for (const statement of SQL.MIGRATIONS[i]) await run(statement);
       await this.command(SQL.recordMigration(i + 1));
     }
   }
@@ -506,10 +517,12 @@ export class ClickHouseStore implements Store {
 
   /** Runs an ALTER ... DELETE and waits for the background mutation, so the rows are gone on return. */
   private async mutate(table: string, query: string): Promise<void> {
-    await this.command(query);
+    const matching = this.clusterSchema?.matching(query);
+    if (matching && Number((await this.rows(matching))[0]?.n) === 0) return;
+    await this.command(this.clusterSchema?.mutation(query) ?? query);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const [pending] = await this.rows(SQL.pendingMutations(this.database, table));
+      const [pending] = await this.rows(this.clusterSchema?.pendingMutations(table) ?? SQL.pendingMutations(this.database, table));
       if (Number(pending.n) === 0) return;
       await sleep(20);
     }
