@@ -7,6 +7,8 @@ const CONFORMANCE = [
   'ingest/test/store/leadConformance.test.ts',
   'ingest/test/store/materializedConformance.test.ts',
   'ingest/test/store/accountConformance.test.ts',
+  'ingest/test/store/heatmapConformance.test.ts',
+  'ingest/test/store/peopleConformance.test.ts',
   'ingest/test/crm/clickhouse.test.ts',
 ];
 

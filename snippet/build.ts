@@ -1,5 +1,6 @@
-// Builds the snippet: dist/f.js (the IIFE served at /f.js) and dist/funnelbeam.mjs (ESM for
-// bundlers). Run `npx tsx snippet/build.ts`; prints raw and gzip -9 sizes of f.js.
+// Builds the snippet: dist/f.js (the IIFE served at /f.js), dist/funnelbeam.mjs (ESM for
+// bundlers), and the heatmap files dist/f-heatmaps.js (capture) and dist/f-overlay.js (overlay).
+// Run `npx tsx snippet/build.ts`; prints raw and gzip -9 sizes.
 import { build, type BuildOptions } from 'esbuild';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -39,13 +40,29 @@ export function buildModule(): Promise<string> {
   return bundle({ entryPoints: [join(here, 'src/module.ts')], format: 'esm' });
 }
 
+/** /f-heatmaps.js: the click and scroll capture /f.js loads on pages with data-heatmaps. */
+export async function buildHeatmapCapture(): Promise<{ js: string; gzipBytes: number }> {
+  const js = await bundle({ entryPoints: [join(here, 'src/heatmaps.ts')], format: 'iife' });
+  return { js, gzipBytes: gzipSize(js) };
+}
+
+/** /f-overlay.js: the heatmap drawn over the live page, loaded by the capture file on an overlay link. */
+export async function buildOverlay(): Promise<{ js: string; gzipBytes: number }> {
+  const js = await bundle({ entryPoints: [join(here, 'src/overlay.ts')], format: 'iife' });
+  return { js, gzipBytes: gzipSize(js) };
+}
+
 async function main(): Promise<void> {
-  const [{ js, gzipBytes }, mjs] = await Promise.all([buildSnippet(), buildModule()]);
+  const [{ js, gzipBytes }, mjs, capture, overlay] = await Promise.all([buildSnippet(), buildModule(), buildHeatmapCapture(), buildOverlay()]);
   await mkdir(distDir, { recursive: true });
   await writeFile(join(distDir, 'f.js'), js);
   await writeFile(join(distDir, 'funnelbeam.mjs'), mjs);
   console.log(`snippet/dist/f.js: ${js.length} B raw, ${gzipBytes} B gzip -9 (budget 1400 B)`);
   console.log(`snippet/dist/funnelbeam.mjs: ${mjs.length} B raw, ${gzipSize(mjs)} B gzip -9`);
+  await writeFile(join(distDir, 'f-heatmaps.js'), capture.js);
+  await writeFile(join(distDir, 'f-overlay.js'), overlay.js);
+  console.log(`snippet/dist/f-heatmaps.js: ${capture.js.length} B raw, ${capture.gzipBytes} B gzip -9 (budget 1200 B)`);
+  console.log(`snippet/dist/f-overlay.js: ${overlay.js.length} B raw, ${overlay.gzipBytes} B gzip -9`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

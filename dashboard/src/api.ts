@@ -7,6 +7,7 @@ import type { SalesBreakdown, SalesFunnelReport } from '../../ingest/src/leads/r
 import type { LeadStage } from '../../ingest/src/leads/stages.js';
 import type { VariantRow } from '../../ingest/src/funnel/variants.js';
 import type { SavedFunnelReport } from '../../ingest/src/store/types.js';
+import type { Factor, FactorKind, PeopleStatus } from '../../ingest/src/funnel/people.js';
 
 export type { FunnelReport, FunnelDefinition, BreakdownDimension, SavedFunnelReport, VariantRow };
 export type { StepReport, BreakdownReport, TrendPoint, SourceReport } from '../../ingest/src/funnel/report.js';
@@ -96,6 +97,48 @@ export interface LeadDetail extends Lead {
 export interface DateRange {
   from: string;
   to: string;
+}
+
+export type { Factor, FactorKind, PeopleStatus };
+
+/** An entry behind a step's count (GET .../funnels/:id/people); times are ISO, `unit` is `visitor:ID` or `lead:ID`. */
+export interface Person {
+  unit: string;
+  visitor: string | null;
+  lead: string | null;
+  entered_at: string;
+  /** 1-based. */
+  furthest_step: number;
+  last_seen: string;
+  channel: string | null;
+  source: string | null;
+  campaign: string | null;
+  /** The next page after its last step; null: it left the site (or went on to the end). */
+  exit_path: string | null;
+}
+
+export interface PeoplePage {
+  people: Person[];
+  /** null at the end. */
+  next_cursor: string | null;
+}
+
+/** One event of a unit's journey (GET .../visitors/:unit/events), in time order. */
+export interface JourneyEvent {
+  ts: string;
+  name: string;
+  path: string;
+  channel?: string | null;
+  source?: string | null;
+  props?: Record<string, string | number | boolean> | null;
+  variant?: string | null;
+}
+
+/** What separates the entries that went on from those that stopped (GET .../correlation): the totals, and factors most significant first. */
+export interface Correlation {
+  went_on: number;
+  stopped: number;
+  factors: Factor[];
 }
 
 /** What a principal may do (GET /api/me); each control that needs one is shown only with it. */
@@ -298,6 +341,15 @@ export const api = {
   leads: (domain: string, query: { stage?: LeadStage | ''; sort: LeadSort; limit: number; offset: number }) =>
     request<LeadList>(`${site(domain)}/leads?sort=${query.sort}&limit=${query.limit}&offset=${query.offset}${query.stage ? `&stage=${query.stage}` : ''}`),
   lead: (domain: string, id: string) => request<LeadDetail>(`${site(domain)}/leads/${encodeURIComponent(id)}`),
+  /** `step` (1-based) may be left out for `converted`; `cursor`: the last page's `next_cursor`. */
+  people: (domain: string, id: string, range: DateRange, query: { step: number | null; status: PeopleStatus; limit: number; cursor: string | null }) =>
+    request<PeoplePage>(`${site(domain)}/funnels/${encodeURIComponent(id)}/people?${rangeQuery(range)}&status=${query.status}&limit=${query.limit}`
+      + `${query.step === null ? '' : `&step=${query.step}`}${query.cursor ? `&cursor=${encodeURIComponent(query.cursor)}` : ''}`),
+  journey: (domain: string, unit: string, limit: number) =>
+    request<{ events: JourneyEvent[] }>(`${site(domain)}/visitors/${encodeURIComponent(unit)}/events?limit=${limit}`),
+  /** `step` (1-based): who went on from it; null: who converted. */
+  correlation: (domain: string, id: string, range: DateRange, step: number | null) =>
+    request<Correlation>(`${site(domain)}/funnels/${encodeURIComponent(id)}/correlation?${rangeQuery(range)}${step === null ? '' : `&step=${step}`}`),
   preview: (domain: string, definition: FunnelDefinition, range: DateRange) =>
     request<FunnelReport & { excluded?: number }>(`${site(domain)}/funnels/preview?${rangeQuery(range)}`, { body: definition }),
 

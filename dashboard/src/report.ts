@@ -10,10 +10,13 @@ import { funnelChart, timeToConvertChart } from './chart.js';
 import { download, reportCsv } from './csv.js';
 import { field, fill, h, select, type Child } from './dom.js';
 import { ago, count, displayPath, duration, label, money, pct, points, progressPct, pValue, signedPct, times } from './format.js';
+import { peopleCount, peoplePanel, type OpenPeople } from './people.js';
 import { rangeFields } from './range.js';
 import { BREAKDOWNS, rangeOf, type State } from './state.js';
 import { table } from './table.js';
 import { trendChart } from './trend.js';
+import { whyPanel } from './why.js';
+import { heatmapPanel } from './heatmap.js';
 
 export interface ReportContext {
   state: State;
@@ -74,6 +77,10 @@ export function reportView(ctx: ReportContext): HTMLElement {
   /** Whether the shown report came LAG_MS or more behind the server's clock. */
   let lagged = false;
   let again: ReturnType<typeof setTimeout> | undefined;
+  /** Who is behind a count of the steps table, and why entries went on: kept across redraws, not on a shared link. */
+  const people = ctx.shared ? null : peoplePanel(ctx);
+  const why = ctx.shared ? null : whyPanel();
+  const heatmaps = ctx.shared ? null : heatmapPanel();
 
   const funnel = select(state.funnels.map((f) => [f.id, f.name]), state.funnelId, {
     name: 'funnel',
@@ -108,6 +115,7 @@ export function reportView(ctx: ReportContext): HTMLElement {
     const range = rangeOf(state);
     if (!background) {
       ctx.changed();
+      people?.close();
       results.setAttribute('aria-busy', 'true');
       if (exportButton) exportButton.disabled = true;
       ctx.status('Loading the report…');
@@ -161,6 +169,10 @@ export function reportView(ctx: ReportContext): HTMLElement {
     const focusables = () => [...results.querySelectorAll<HTMLElement>('button, [tabindex]')];
     const focused = focusables().indexOf(document.activeElement as HTMLElement);
     const current = report;
+    const where = { site: state.site, funnel: state.funnelId, range: shownRange, steps: current.steps };
+    const openPeople: OpenPeople | null = people && ((which) => people.open(where, which));
+    why?.show(where, state.step);
+    heatmaps?.show(where, state.step, state.funnels.find((f) => f.id === state.funnelId)?.steps);
     const toggleStep = (k: number) => {
       state.step = state.step === k ? null : k;
       renderResults();
@@ -172,8 +184,11 @@ export function reportView(ctx: ReportContext): HTMLElement {
       kpis(current, shownRange),
       funnelChart(current, state.step, ctx.shared ? null : toggleStep),
       state.step !== null && current.steps[state.step] ? stepDetail(current, state.step) : null,
+      heatmaps?.element,
+      why?.element,
       timeToConvertChart(current),
-      stepsTable(current),
+      stepsTable(current, openPeople),
+      people?.element,
       current.variants ? variantsTable(current.variants) : null,
       current.breakdown_by ? breakdownTable(current) : null,
       trendChart(current.trend, results.clientWidth),
@@ -388,7 +403,7 @@ function campaignsTable(report: FunnelReport): HTMLElement | null {
   );
 }
 
-function stepsTable(report: FunnelReport): HTMLElement {
+function stepsTable(report: FunnelReport, open: OpenPeople | null): HTMLElement {
   const first = report.steps[0]?.entered ?? 0;
   return h(
     'section',
@@ -400,12 +415,13 @@ function stepsTable(report: FunnelReport): HTMLElement {
       ['Step', 'Visitors', 'Of step 1', 'Dropped', 'Drop-off', 'Gone', 'In flight', 'To next (median)', 'To next (p90)', 'Engaged (median)'],
       report.steps.map((s: StepReport, k) => [
         `${k + 1}. ${s.name}`,
-        count(s.entered),
+        // The last step's visitors are those who converted; a gone or in-flight count lists who stopped there.
+        peopleCount(open, k + 1, k === report.steps.length - 1 ? 'converted' : 'reached', s.entered),
         pct(first ? s.entered / first : 0),
         count(s.exited),
         pct(s.exit_rate),
-        count(s.exited - s.in_flight),
-        count(s.in_flight),
+        peopleCount(open, k + 1, 'dropped', s.exited - s.in_flight),
+        peopleCount(open, k + 1, 'in_flight', s.in_flight),
         duration(s.time_to_next_ms?.median),
         duration(s.time_to_next_ms?.p90),
         duration(s.engaged_ms_median),

@@ -15,6 +15,7 @@ import { eventRoutes } from './routes/event.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { funnelRoutes } from './routes/funnels.js';
+import { peopleRoutes } from './routes/people.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { importRoutes } from './routes/import.js';
 import { startRetentionJob } from './jobs/retention.js';
@@ -31,6 +32,7 @@ import { LoginThrottle } from './accounts/loginThrottle.js';
 import { CrmConnectors } from './crm/connectors.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { leadRoutes } from './routes/leads.js';
+import { heatmapAssetRoutes, heatmapRoutes } from './routes/heatmap.js';
 import { WebhookSender } from './leads/sender.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from './leads/webhook.js';
 
@@ -112,6 +114,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
 
   await app.register(eventRoutes);
   await app.register(assetRoutes);
+  await app.register(heatmapAssetRoutes);
   await app.register(dashboardRoutes);
   await app.register(async (management) => {
     // Security headers on the management API, 401s included, so before the token check (the
@@ -129,10 +132,12 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     await management.register(siteRoutes);
     await management.register(statsRoutes);
     await management.register(funnelRoutes);
+    await management.register(peopleRoutes);
     await management.register(privacyRoutes);
     await management.register(importRoutes);
     await management.register(leadRoutes);
     await management.register(integrationRoutes);
+    await management.register(heatmapRoutes);
   });
 
   app.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true }));

@@ -1,4 +1,5 @@
 // The event as it travels: what a client sends, and the enriched record every store keeps.
+import type { HeatmapChunk } from './heatmaps/capture.js';
 
 export type PropValue = string | number | boolean;
 
@@ -62,4 +63,6 @@ export interface StoredEvent extends Attribution {
   engaged_ms: number | null;
   scroll: number | null;
   variant: string | null;
+  /** Click and scroll data of a heatmapped page (never a column of the event: kept aggregated, see heatmaps/). */
+  heatmap?: HeatmapChunk;
 }

@@ -54,6 +54,9 @@ const RULES: Record<string, Rule> = {
   'GET /api/sites/:site/funnels': 'reports:read',
   'GET /api/sites/:site/funnels/:id': 'reports:read',
   'GET /api/sites/:site/funnels/:id/report': 'reports:read',
+  'GET /api/sites/:site/funnels/:id/people': 'reports:read',
+  'GET /api/sites/:site/funnels/:id/correlation': 'reports:read',
+  'GET /api/sites/:site/visitors/:unit/events': 'reports:read',
   'POST /api/sites/:site/funnels/preview': 'reports:read',
   'GET /api/sites/:site/leads': 'reports:read',
   'GET /api/sites/:site/leads/:lead': 'reports:read',
@@ -77,6 +80,11 @@ const RULES: Record<string, Rule> = {
   'POST /api/sites/:site/integrations/pipedrive/test': 'admin',
   'POST /api/sites/:site/integrations/hubspot/events': 'signed-by-crm',
   'POST /api/sites/:site/integrations/pipedrive/events': 'signed-by-crm',
+  'GET /f-heatmaps.js': 'public',
+  'GET /f-overlay.js': 'public',
+  'GET /api/sites/:site/heatmap': 'reports:read',
+  'POST /api/sites/:site/heatmap/overlay': 'reports:read',
+  'GET /api/heatmap-overlay': 'shared-link',
 };
 
 /** A credential and what it should be let do: its permissions and sites (null: all); null for none or an invalid one. */

@@ -133,6 +133,62 @@ describe('fuzzing POST /api/event', () => {
     await sendAndCheck(surrogate, JSON.parse(surrogate));
   });
 
+  // Heatmap data (CONTRACT.md, "Heatmaps") is checked apart from its event: what is bad in it is
+  // dropped, click by click or list by list, and the event itself is stored all the same.
+  const heatmapViews = () => db.prepare('SELECT clicks, device, seen FROM heatmap_views').all() as { clicks: string; device: string; seen: number | null }[];
+  const engagement = (heatmap: unknown) => ({ ...validEvent(), name: 'engagement', engaged_ms: 1000, scroll: 40, heatmap });
+  const click = fc.record({ selector: fc.oneof(fc.constantFrom('#buy', 'main>a:nth-of-type(2)'), fc.string({ unit: 'binary', maxLength: 300 })), x: fc.oneof(fc.double(), fc.jsonValue()), y: fc.oneof(fc.double({ min: 0, max: 1 }), fc.jsonValue()), rage: fc.jsonValue() }, { requiredKeys: [] });
+
+  it('takes malformed heatmap data: the event is stored, only the bad parts are dropped', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record({
+            viewport: fc.oneof(fc.integer({ min: -10, max: 200_000 }), fc.double(), fc.jsonValue()),
+            clicks: fc.oneof(fc.array(click, { maxLength: 8 }), fc.jsonValue()),
+            seen: fc.oneof(fc.double(), fc.jsonValue()),
+            device: fc.oneof(fc.constantFrom('watch', 'desktop', ''), fc.jsonValue()),
+          }, { requiredKeys: [] }),
+        ),
+        async (heatmap) => {
+          const event = engagement(heatmap);
+          expect(await sendAndCheck(JSON.stringify(event), event)).toBe(202);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    for (const view of heatmapViews()) {
+      expect(['desktop', 'tablet', 'mobile']).toContain(view.device);
+      for (const [selector, x, y] of JSON.parse(view.clicks) as [string, number, number][]) {
+        expect(selector.length).toBeGreaterThan(0);
+        expect(selector.length).toBeLessThanOrEqual(256);
+        expect(x >= 0 && x <= 1 && y >= 0 && y <= 1).toBe(true);
+      }
+    }
+  });
+
+  it('drops a huge selector list, non-finite offsets and unknown devices, and keeps the rest', async () => {
+    const before = heatmapViews().length;
+    const huge = Array.from({ length: 5_000 }, (_, i) => ({ selector: `#b${i}`, x: 0.5, y: 0.5 }));
+    expect(await sendAndCheck(JSON.stringify(engagement({ viewport: 1280, clicks: huge })), {})).toBe(202);
+    // 1e999 parses as Infinity; a string is not a number; both clicks go, the good one stays.
+    const raw = `{"site":"${SITE}","name":"engagement","url":"https://${SITE}/p","id":"hm-${sequence++}","engaged_ms":1000,"scroll":40,`
+      + `"heatmap":{"viewport":390,"device":"watch","clicks":[{"selector":"#a","x":1e999,"y":0.5},{"selector":"#b","x":"0.5","y":0.5},{"selector":"#ok","x":0.25,"y":0.75}]}}`;
+    expect(await sendAndCheck(raw, {})).toBe(202);
+    expect(await sendAndCheck(JSON.stringify(engagement({ viewport: -1, clicks: [{ selector: '#x', x: 0, y: 0 }] })), {})).toBe(202);
+    // NaN is not JSON: the body is refused whole (400), and nothing of it is stored.
+    expect(await sendAndCheck(raw.replace('0.25', 'NaN'), null)).toBe(400);
+    // An automated browser's event is dropped with its heatmap data.
+    const automated = { ...engagement({ viewport: 1280, clicks: [{ selector: '#wd', x: 0.5, y: 0.5 }] }), wd: true };
+    expect(await sendAndCheck(JSON.stringify(automated), automated)).toBe(202);
+    const added = heatmapViews().slice(before);
+    expect(added).toEqual([
+      { clicks: '[]', device: 'desktop', seen: null },
+      { clicks: '[["#ok",0.25,0.75,0]]', device: 'mobile', seen: null },
+    ]);
+  });
+
   it('is still up, and stored exactly what it acknowledged', async () => {
     const health = await fetch(`${collector.url}/healthz`);
     expect(health.status).toBe(200);

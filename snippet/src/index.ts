@@ -14,6 +14,7 @@ if (!w.funnel?.on && !blocked(data.allowLocal != null)) {
     const queued = w.funnel?.q || [];
     const send = startTracker(data, data.api || new URL('/api/event', script.src));
     (w.funnel = send as Funnel).on = 1;
+    if ('heatmaps' in data) import(new URL('f-heatmaps.js', script.src) as unknown as string);
     for (const args of queued) send(...(args as unknown as [string]));
   });
 }

@@ -24,6 +24,9 @@ interface EventFields extends TrackOptions {
 
 export type Send = (name: string, fields?: EventFields, beacon?: unknown) => void;
 
+/** `h`, set by the heatmap capture file (heatmaps.ts): fields it adds to each engagement event. */
+type Hooked = Send & { h?: () => object };
+
 const U = undefined;
 const d = document;
 const l = location;
@@ -159,8 +162,9 @@ export function startTracker(config: TrackerConfig, api: string | URL): Send {
       Math.round(Math.min(1, (scrollY + innerHeight) / d.documentElement.scrollHeight) * 100),
     );
   };
+  // `h`: the heatmap capture's fields for this page, when f-heatmaps.js is loaded (heatmaps.ts).
   const engagement = (leaving?: unknown) => {
-    if (engaged) send('engagement', { url, engaged_ms: engaged, scroll: depth }, leaving);
+    if (engaged) send('engagement', { url, engaged_ms: engaged, scroll: depth, ...(send as Hooked).h?.() }, leaving);
     engaged = 0;
   };
   // A pageview when the path changes (push, replace, back/forward; a query-only change is
@@ -185,8 +189,9 @@ export function startTracker(config: TrackerConfig, api: string | URL): Send {
   on('popstate', () => page());
   on('pageshow', (e) => e.persisted && page(1));
   // Leaving the page (link, close, bfcache) makes it hidden first in current browsers, so
-  // visibilitychange also covers pagehide.
-  d.addEventListener('visibilitychange', () => d.hidden && engagement(1));
+  // visibilitychange also covers pagehide. It bubbles from the document to window, like click
+  // and submit below: one listener function for all (bytes paid for the heatmap loader).
+  on('visibilitychange', () => d.hidden && engagement(1));
   on('scroll', measure); // scroll listeners cannot delay scrolling: no need for passive
   page();
 
@@ -199,8 +204,8 @@ export function startTracker(config: TrackerConfig, api: string | URL): Send {
     if (el && (e.type == 'submit' ? el == target && target.checkValidity() : el.tagName != 'FORM'))
       fire(el, el.dataset.funnelEvent);
   };
-  d.addEventListener('click', act, true);
-  d.addEventListener('submit', act, true);
+  on('click', act, true);
+  on('submit', act, true);
 
   // data-funnel-view: once per element, the first time it intersects the viewport (a
   // display:none popup does not). The clock picks up elements added later (observing twice

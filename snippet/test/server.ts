@@ -37,7 +37,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(snippet: { js: string; module?: string }): Promise<TestServer> {
+/** `files`: more built scripts, by path (the heatmap capture at /f-heatmaps.js). */
+export async function startTestServer(snippet: { js: string; module?: string; files?: Record<string, string> }): Promise<TestServer> {
   const requests: Received[] = [];
   let failures = 0;
   let failStatus = 503;
@@ -62,6 +63,11 @@ export async function startTestServer(snippet: { js: string; module?: string }):
       requests.push({ request: requests.length, headers: req.headers, body: 'PREFLIGHT', status: 204 });
       res.writeHead(204);
       return res.end();
+    }
+    const file = snippet.files?.[url.pathname];
+    if (file !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' });
+      return res.end(file);
     }
     if (url.pathname == '/f.js' || url.pathname == '/funnelbeam.mjs') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });

@@ -7,6 +7,7 @@ import type { ParsedFunnel } from './definition.js';
 import type { IdentityLink } from './identity.js';
 import type { LiveInput } from './liveUnits.js';
 import { SiteFunnels } from './materializer.js';
+import type { PersonRow } from './people.js';
 import { createFunnelAggregate, mergeAggregates, type FunnelAggregate } from './report.js';
 import { DAY_MS } from '../time.js';
 
@@ -22,8 +23,8 @@ export interface BackfillOptions {
   until: number;
   /** Identity links of the site (all of them: the rule that applies them depends only on each event, identity.ts). */
   links: Iterable<[visitor: string, link: IdentityLink]>;
-  /** Called with the days made final so far (deltas to add), at least once per simulated day. */
-  onProgress?: (days: Map<string, FunnelAggregate>, watermark: number) => void;
+  /** Called with the days made final so far (deltas to add) and their entries' people rows, at least once per simulated day. */
+  onProgress?: (days: Map<string, FunnelAggregate>, watermark: number, rows: PersonRow[]) => void;
 }
 
 /** How far the simulated watermark moves between two steps that make entries final. */
@@ -42,15 +43,17 @@ export async function backfillFunnel(
   const days = new Map<string, FunnelAggregate>();
   const collect = () => {
     const step = new Map<string, FunnelAggregate>();
+    const rows: PersonRow[] = [];
     // Events come in time order, so every entry whose span ended before the newest one read is complete.
     for (const finalized of site.advance(Math.min(site.watermark, options.until))) {
+      rows.push(...finalized.rows);
       for (const [day, aggregate] of finalized.days) {
         step.set(day, aggregate);
         const total = days.get(day) ?? createFunnelAggregate(funnel.steps.length);
         days.set(day, mergeAggregates(total, aggregate));
       }
     }
-    options.onProgress?.(step, site.watermark);
+    options.onProgress?.(step, site.watermark, rows);
   };
   let nextStep = -Infinity;
   const take = (event: LiveInput) => {

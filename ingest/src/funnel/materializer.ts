@@ -11,8 +11,9 @@ import type { ParsedFunnel } from './definition.js';
 import { matchEntries, spanEnd, type Entry } from './entries.js';
 import { finalThreshold, isLate, openingBound } from './horizon.js';
 import { joinsLead, type IdentityLink } from './identity.js';
-import { defaultMatcher, matcherCount, type StepMatcher } from './journey.js';
+import { defaultMatcher, matcherCount, type FunnelEvent, type StepMatcher } from './journey.js';
 import { LiveUnits, type EventLoader, type LiveEvent, type LiveInput, type LiveUnit } from './liveUnits.js';
+import { personRows, type PeopleCursor, type PersonRow } from './people.js';
 import {
   addJourney, createFunnelAggregate, dayOf, mergeAggregates, removeJourney, type BreakdownDimension, type FunnelAggregate,
 } from './report.js';
@@ -36,6 +37,15 @@ export interface Finalized {
   days: Map<string, FunnelAggregate>;
   /** Units whose last final entry changed: the end of its window. */
   chainEnds: Map<string, number>;
+  /** The people rows of the entries made final (people.ts). */
+  rows: PersonRow[];
+}
+
+/** A unit whose live people rows changed since the last `takeChangedPeople`: the keys of those published then, and its rows now. */
+export interface PeopleChange {
+  unit: string;
+  before: readonly PeopleCursor[];
+  now: readonly PersonRow[];
 }
 
 interface FunnelState {
@@ -54,9 +64,22 @@ interface FunnelState {
   /** Shape id → bitmask of the steps it matches. */
   masks: Map<number, number>;
   matches: StepMatcher;
+  /** With `tracksPeople`: the keys of the units whose live entries may have changed since `takeChangedPeople`. */
+  peopleChanged: Set<string>;
+  /** With `tracksPeople`: unit key → the keys of its live rows as last published. */
+  published: Map<string, PeopleCursor[]>;
+  /**
+   * Once people are asked for: unit key → its live rows, made when first asked for and dropped
+   * when the unit changes; the whole cache goes when no one has asked for PEOPLE_CACHE_MS.
+   */
+  peopleCache: Map<string, PersonRow[]> | null;
+  peopleAskedAt: number;
 }
 
 export type Observed = 'taken' | 'late';
+
+/** The live people rows made for a list stay this long after it was last asked for. */
+const PEOPLE_CACHE_MS = 10 * 60_000;
 
 /** Units matched per read-back when a building funnel is swept. */
 const SWEEP_BATCH = 256;
@@ -79,7 +102,17 @@ export class SiteFunnels {
   private keepFrom = Infinity;
 
   /** `loader` reads stored events back by arrival: with it, idle units keep only their keys in memory (liveUnits.ts). */
-  constructor(readonly site: string, private readonly loader: EventLoader | null = null, private readonly residentUnits?: number) {
+  /**
+   * `tracksPeople`: note which units' live people rows may have changed, for `takeChangedPeople`
+   * (a store whose other collectors read them from a table; one that answers from memory, with
+   * `livePeople`, needs not). The rows themselves are never kept: they are made when asked for.
+   */
+  constructor(
+    readonly site: string,
+    private readonly loader: EventLoader | null = null,
+    private readonly residentUnits?: number,
+    private readonly tracksPeople = false,
+  ) {
     this.live = new LiveUnits(loader, residentUnits);
   }
 
@@ -139,6 +172,7 @@ export class SiteFunnels {
     this.funnels.set(setup.id, {
       id: setup.id, funnel, threshold: setup.threshold, ready: false, swept: new WeakSet(), sweepCursor: null,
       liveDays: new Map(), changedDays: new Set(), chainEnds: new Map(setup.chainEnds), masks, matches,
+      peopleChanged: new Set(), published: new Map(), peopleCache: null, peopleAskedAt: 0,
     });
     this.updateKeepFrom();
   }
@@ -294,6 +328,7 @@ export class SiteFunnels {
         // Events still flagged new are added by the next refresh, as for every other funnel.
         const counted = events.filter((event) => !event.isNew);
         for (const entry of this.entriesOf(state, batch[i], counted)) this.count(state, entry, 1);
+        this.notePeople(state, batch[i]);
         state.swept.add(batch[i]);
       });
       if (performance.now() > deadline) return false;
@@ -313,13 +348,15 @@ export class SiteFunnels {
     for (const state of this.funnels.values()) {
       if (!state.ready || threshold <= state.threshold) continue;
       const bound = openingBound(threshold, state.funnel.windowMs);
-      const result: Finalized = { id: state.id, threshold, days: new Map(), chainEnds: new Map() };
+      const result: Finalized = { id: state.id, threshold, days: new Map(), chainEnds: new Map(), rows: [] };
       for (const unit of this.live.units()) {
         if (unit.firstTs >= bound) continue;
         const events = this.live.decode(unit);
         let windowEnd = -Infinity;
+        const final: Entry[] = [];
         for (const entry of this.entriesOf(state, unit, events)) {
           if (entry.opensAt >= bound) break;
+          final.push(entry);
           this.count(state, entry, -1);
           const day = dayOf(entry.start, 'UTC');
           let aggregate = result.days.get(day);
@@ -327,12 +364,17 @@ export class SiteFunnels {
           addJourney(aggregate, entry);
           windowEnd = entry.opensAt + state.funnel.windowMs;
         }
+        if (final.length > 0) {
+          result.rows.push(...personRows(unit.key, final, events, this.stepTest(state)));
+          this.notePeople(state, unit);
+        }
         // Only an event the open part still reads, inside that window, could be held back by it: any later event comes after it.
         if (events.some((event) => event.ts >= bound && event.ts <= windowEnd)) {
           state.chainEnds.set(unit.key, windowEnd);
           result.chainEnds.set(unit.key, windowEnd);
         }
       }
+      if (state.peopleCache && state.peopleAskedAt < Date.now() - PEOPLE_CACHE_MS) state.peopleCache = null;
       // A chain end before the bound can no longer hold back an entry: every event read from now on is later.
       for (const [key, windowEnd] of state.chainEnds) if (windowEnd < bound) state.chainEnds.delete(key);
       state.threshold = threshold;
@@ -380,6 +422,68 @@ export class SiteFunnels {
     return changed;
   }
 
+  /**
+   * The live people rows of a ready funnel whose step 1 falls in [fromMs, toMs), made now from the
+   * events held (as a sweep matches them: a few hundred units at a time, offloaded ones read back
+   * together). What it costs follows the open windows' traffic, and nothing is kept.
+   */
+  livePeople(id: string, range: { fromMs: number; toMs: number }, now = Date.now()): PersonRow[] {
+    const state = this.funnels.get(id);
+    if (!state?.ready) return [];
+    this.refresh();
+    const cache = (state.peopleCache ??= new Map());
+    state.peopleAskedAt = now;
+    const units = [...this.live.units()].filter((unit) => unit.size > 0 && unit.firstTs < range.toMs);
+    const missing = units.filter((unit) => !cache.has(unit.key));
+    for (let i = 0; i < missing.length; i += SWEEP_BATCH) {
+      const batch = missing.slice(i, i + SWEEP_BATCH);
+      this.live.decodeMany(batch).forEach((events, k) => {
+        cache.set(batch[k].key, personRows(batch[k].key, this.entriesOf(state, batch[k], events), events, this.stepTest(state)));
+      });
+    }
+    const rows: PersonRow[] = [];
+    for (const unit of units) for (const row of cache.get(unit.key)!) if (row.start >= range.fromMs && row.start < range.toMs) rows.push(row);
+    return rows;
+  }
+
+  /**
+   * The units whose live people rows may have changed since the last call (with `tracksPeople`),
+   * with their rows now and the keys published before. `published` seeds what a table holds
+   * already (a new holder taking over), so that rows gone since are taken back.
+   */
+  takeChangedPeople(id: string, published?: readonly PeopleCursor[]): PeopleChange[] {
+    const state = this.funnels.get(id);
+    if (!state?.ready) return [];
+    this.refresh();
+    for (const key of published ?? []) {
+      const keys = state.published.get(key.unit);
+      if (keys) keys.push(key);
+      else state.published.set(key.unit, [key]);
+      state.peopleChanged.add(key.unit);
+    }
+    const changes: PeopleChange[] = [];
+    const changed = [...state.peopleChanged].map((key) => this.live.find(key.startsWith('lead:'), key.slice(key.indexOf(':') + 1)) ?? key);
+    state.peopleChanged = new Set();
+    const held = changed.filter((unit): unit is LiveUnit => typeof unit !== 'string' && unit.size > 0);
+    const rowsOf = new Map<string, PersonRow[]>();
+    for (let i = 0; i < held.length; i += SWEEP_BATCH) {
+      const batch = held.slice(i, i + SWEEP_BATCH);
+      this.live.decodeMany(batch).forEach((events, k) => {
+        rowsOf.set(batch[k].key, personRows(batch[k].key, this.entriesOf(state, batch[k], events), events, this.stepTest(state)));
+      });
+    }
+    for (const unit of changed) {
+      const key = typeof unit === 'string' ? unit : unit.key;
+      const now = rowsOf.get(key) ?? [];
+      const before = state.published.get(key) ?? [];
+      if (now.length === 0 && before.length === 0) continue;
+      changes.push({ unit: key, before, now });
+      if (now.length > 0) state.published.set(key, now.map((row) => ({ start: row.start, unit: row.unit, opensAt: row.opensAt })));
+      else state.published.delete(key);
+    }
+    return changes;
+  }
+
   /** Whether nothing awaits matching and no funnel is building: the live days are then a snapshot. */
   get settled(): boolean {
     return this.dirty.size === 0 && [...this.funnels.values()].every((state) => state.ready);
@@ -421,6 +525,7 @@ export class SiteFunnels {
       if (before.length === current.length && old === null) continue;
       for (const entry of this.entriesOf(state, unit, before)) this.count(state, entry, -1);
       for (const entry of this.entriesOf(state, unit, current)) this.count(state, entry, 1);
+      this.notePeople(state, unit);
     }
   }
 
@@ -442,6 +547,21 @@ export class SiteFunnels {
     if (sign > 0) addJourney(aggregate, entry);
     else removeJourney(aggregate, entry);
     if (sign < 0 && aggregate.excluded === 0 && aggregate.steps.every((step) => step.stopped === 0)) state.liveDays.delete(day);
+  }
+
+  /** Whether an event matches any step of the funnel (a people row's factors leave those out). */
+  private stepTest(state: FunnelState): (event: FunnelEvent) => boolean {
+    const steps = state.funnel.steps.length;
+    return (event) => {
+      for (let k = 0; k < steps; k++) if (state.matches(k, event)) return true;
+      return false;
+    };
+  }
+
+  /** Notes a unit whose live entries may have changed: its cached rows go (and it is published again, when tracked). */
+  private notePeople(state: FunnelState, unit: LiveUnit): void {
+    state.peopleCache?.delete(unit.key);
+    if (this.tracksPeople) state.peopleChanged.add(unit.key);
   }
 
   private updateKeepFrom(): void {

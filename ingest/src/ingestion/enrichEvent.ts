@@ -152,6 +152,7 @@ export function enrichEvent(wire: WireEvent, site: Site, ctx: RequestContext): E
       engaged_ms: wire.engaged_ms ?? null,
       scroll: wire.scroll ?? null,
       variant: wire.variant ? redactEmails(wire.variant) : null,
+      ...(wire.heatmap && { heatmap: wire.heatmap }),
     },
   };
 }

@@ -2,6 +2,7 @@
 // first failure into the contract's { error, field } reply.
 import { Ajv, type ErrorObject } from 'ajv';
 import type { IncomingEvent } from '../event.js';
+import { takeHeatmap, type HeatmapChunk } from '../heatmaps/capture.js';
 
 export const MAX_BATCH = 100;
 
@@ -55,7 +56,8 @@ export interface EventValidationError {
   field: string;
 }
 
-export type WireEvent = IncomingEvent & { wd?: boolean };
+/** `heatmap`: the click and scroll data of the capture file, checked on its own (heatmaps/capture.ts). */
+export type WireEvent = IncomingEvent & { wd?: boolean; heatmap?: HeatmapChunk };
 
 const ajv = new Ajv({ removeAdditional: true, allErrors: false, coerceTypes: false, strict: false });
 const validateOne = ajv.compile<WireEvent>(incomingEventSchema);
@@ -80,7 +82,10 @@ export function validateEvents(body: unknown): { events: WireEvent[] } | EventVa
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       return { field: batch ? String(i) : '(body)', error: 'an event must be a JSON object' };
     }
+    // Heatmap data is dropped field by field rather than refused: the event itself still counts.
+    const heatmap = takeHeatmap(item as Record<string, unknown>);
     if (!validateOne(item)) return describe(validateOne.errors![0], batch ? String(i) : '');
+    if (heatmap) (item as WireEvent).heatmap = heatmap;
   }
   return { events: list as WireEvent[] };
 }

@@ -11,8 +11,9 @@ import { parseStoredFunnel, type FunnelDefinition, type ParsedFunnel } from '../
 import { finalThreshold, openingBound } from '../funnel/horizon.js';
 import type { IdentityLink } from '../funnel/identity.js';
 import type { EventLoader, LiveInput } from '../funnel/liveUnits.js';
-import { SiteFunnels, type Erasure, type Finalized } from '../funnel/materializer.js';
+import { SiteFunnels, type Erasure, type Finalized, type PeopleChange } from '../funnel/materializer.js';
 import { composeReport } from '../funnel/preview.js';
+import { factorDaysOf, type FactorAggregate, type PeopleCursor, type PersonRow } from '../funnel/people.js';
 import { decodeAggregate, encodeAggregate } from '../funnel/aggregateCodec.js';
 import { dayOf, type FunnelAggregate } from '../funnel/report.js';
 import { DAY_MS } from '../time.js';
@@ -30,7 +31,7 @@ export interface PersistedFunnelState {
 }
 
 export type BackfillStep =
-  | { kind: 'days'; days: Map<string, FunnelAggregate>; done: number }
+  | { kind: 'days'; days: Map<string, FunnelAggregate>; rows: PersonRow[]; done: number }
   | { kind: 'end'; chainEnds: Map<string, number> };
 
 /** The persistence a store gives its funnels. */
@@ -63,6 +64,8 @@ export interface FunnelStorage {
   takeSnapshot(site: string): Promise<string | null>;
   /** The site's events that arrived after `afterArrival` (up to `arrivalBound`), in order of arrival, a page at a time. */
   eventsAfter(site: string, afterArrival: number, arrivalBound: number): AsyncIterable<LiveInput[]>;
+  /** Whether the live people rows are published (`takePeopleChanges`) for other collectors, rather than read from memory (`livePeople`). */
+  readonly publishesPeople?: boolean;
   /** Whether to keep a snapshot each time windows are made final (a store that restarts from it), not only at a clean stop. */
   readonly snapshotsWithSteps?: boolean;
   /** Reads stored events back by arrival, synchronously, when the store can do that cheaply (then idle units are not kept in memory). */
@@ -74,6 +77,10 @@ export interface FunnelStorage {
 /** Entries made final, to add to a funnel's persisted days. */
 export interface FinalPart {
   days: Map<string, FunnelAggregate>;
+  /** The people rows of the entries made final. */
+  rows: readonly PersonRow[];
+  /** Their factors, per day of step 1 (to merge into the persisted day's). */
+  factors: Map<string, FactorAggregate>;
   chainEnds: ReadonlyMap<string, number>;
   /** The new threshold (null: unchanged, as while back-filling). */
   threshold: number | null;
@@ -154,6 +161,8 @@ interface SiteRun {
 }
 
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const utcDayOf = (ms: number) => dayOf(ms, 'UTC');
 
 function daysOf(range: TimeRange): string[] {
   const days: string[] = [];
@@ -271,6 +280,18 @@ export class FunnelRuntime {
       fresh_until: ready && !rebuilding ? now : null,
       backfill: funnel.phase === 'backfilling' || rebuilding ? { done: rebuilding ? 0 : funnel.done } : null,
     };
+  }
+
+  /**
+   * The live people rows of a saved funnel whose step 1 falls in the range (the persisted ones are
+   * the store's); none while it does not count live yet (its report says it is partial); null
+   * when the site has no such funnel.
+   */
+  livePeople(site: string, id: string, range: TimeRange): Iterable<PersonRow> | null {
+    const run = this.sites.get(site);
+    const funnel = run?.runs.get(id);
+    if (!run || !funnel) return null;
+    return funnel.phase === 'ready' ? run.funnels.livePeople(id, range) : [];
   }
 
   /**
@@ -414,7 +435,7 @@ export class FunnelRuntime {
       await run.restored;
       return run;
     }
-    const funnels = new SiteFunnels(site, this.storage.loader?.() ?? null);
+    const funnels = new SiteFunnels(site, this.storage.loader?.() ?? null, undefined, this.storage.publishesPeople ?? false);
     let restored!: () => void;
     run = {
       site, funnels, runs: new Map(), heldFrom: Infinity, loading: Promise.resolve(), persisting: Promise.resolve(),
@@ -508,7 +529,10 @@ export class FunnelRuntime {
     for await (const step of this.storage.backfill(run.site, state.funnel, until, arrivalBound, this.stopping.signal)) {
       if (run.runs.get(state.id) !== state || this.closed) return null;
       if (step.kind === 'end') return step.chainEnds;
-      await this.storage.addFinal(run.site, state.id, { days: step.days, chainEnds: new Map(), threshold: null, chainEndsBefore: null });
+      await this.storage.addFinal(run.site, state.id, {
+        days: step.days, rows: step.rows, factors: factorDaysOf(step.rows, state.funnel.steps.length, utcDayOf),
+        chainEnds: new Map(), threshold: null, chainEndsBefore: null,
+      });
       state.done = Math.min(0.99, step.done);
       this.storage.progress?.(run.site, state.id, state.done);
     }
@@ -565,6 +589,19 @@ export class FunnelRuntime {
     return changes;
   }
 
+  /** The live people rows that changed since the last call, of the funnels that count live (`published`: what a table holds already, for a new holder). */
+  takePeopleChanges(published?: (site: string, id: string, version: string) => readonly PeopleCursor[] | undefined): { site: string; id: string; version: string; changes: PeopleChange[] }[] {
+    const out = [];
+    for (const run of this.sites.values()) {
+      for (const state of run.runs.values()) {
+        if (state.phase !== 'ready') continue;
+        const changes = run.funnels.takeChangedPeople(state.id, published?.(run.site, state.id, state.version));
+        if (changes.length > 0) out.push({ site: run.site, id: state.id, version: state.version, changes });
+      }
+    }
+    return out;
+  }
+
   /** The saved funnels it runs: site, id, definition version, and whether it counts live (not restoring or back-filling). */
   funnels(): { site: string; id: string; version: string; ready: boolean }[] {
     return [...this.sites.values()].flatMap((run) => [...run.runs.values()].map((f) => ({ site: run.site, id: f.id, version: f.version, ready: f.phase === 'ready' })));
@@ -592,7 +629,7 @@ export class FunnelRuntime {
       if (f.run === undefined || run.runs.get(f.id) !== f.run) continue;
       const windowMs = f.run.funnel.windowMs;
       await this.storage.addFinal(run.site, f.id, {
-        days: f.days, chainEnds: f.chainEnds, threshold: f.threshold,
+        days: f.days, rows: f.rows, factors: factorDaysOf(f.rows, f.run.funnel.steps.length, utcDayOf), chainEnds: f.chainEnds, threshold: f.threshold,
         chainEndsBefore: openingBound(f.threshold, windowMs),
       });
     }

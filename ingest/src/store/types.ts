@@ -8,6 +8,8 @@ import type { ScoringRules } from '../leads/scoring.js';
 import type { WebhookConfig } from '../leads/webhook.js';
 import type { OutboundTarget } from '../leads/outbound.js';
 import type { HubSpotConfig, PipedriveConfig } from '../crm/config.js';
+import type { CorrelationQuestion, FactorCounts, PeopleCursor, PeopleFilter, PersonRow } from '../funnel/people.js';
+import type { Heatmap, HeatmapDevice, HeatmapPerson } from '../heatmaps/capture.js';
 
 export interface Site {
   domain: string;
@@ -46,6 +48,13 @@ export interface TimeRange {
   toMs: number;
 }
 
+/** A heatmap asked for (CONTRACT.md, "Heatmaps"): a path pattern (`*` any run), a device class (null: all), UTC days. */
+export interface HeatmapQuery {
+  path: string;
+  device: HeatmapDevice | null;
+  range: TimeRange;
+}
+
 export interface StoredFunnel {
   site: string;
   id: string;
@@ -66,6 +75,18 @@ export interface ReportOptions {
   /** The clock that decides which windows are still open (in_flight). */
   now: number;
   breakdown?: BreakdownDimension;
+}
+
+/** A page of a funnel's people list: the entries of a range that match a filter, after a cursor. */
+export interface PeopleQuery extends PeopleFilter {
+  limit: number;
+  after: PeopleCursor | null;
+}
+
+export interface PeoplePage {
+  rows: PersonRow[];
+  /** Whether more rows follow the page. */
+  more: boolean;
 }
 
 /** A site's lead settings: scoring rules, the outgoing webhook and the CRM connectors (null: none). */
@@ -156,6 +177,11 @@ export interface Store {
   /** Deletes at most `limit` of the site's oldest events before `beforeMs`; returns how many. */
   expireEvents(site: string, beforeMs: number, limit: number): Promise<number>;
 
+  /** Clicks per selector and scroll reach of a page's heatmapped pageviews (the aggregates written at ingest). */
+  heatmap(site: string, query: HeatmapQuery): Promise<Heatmap>;
+  /** The same over only these people's pageviews, each inside its span (the funnel split). */
+  heatmapOfPeople(site: string, query: HeatmapQuery, people: readonly HeatmapPerson[]): Promise<Heatmap>;
+
   /** Creates or replaces a funnel; its report covers events stored before it existed. */
   putFunnel(funnel: StoredFunnel): Promise<void>;
   listFunnels(site: string): Promise<StoredFunnel[]>;
@@ -165,6 +191,15 @@ export interface Store {
    * no such funnel. Throws FunnelsWarmingUp when the live state is still being restored after a start.
    */
   funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null>;
+  /**
+   * A page of a saved funnel's people (entries whose step 1 falls in the range), in entry order;
+   * null when there is no such funnel. Counts agree with `funnelReport` at the same `now`.
+   */
+  funnelPeople(site: string, id: string, range: TimeRange, query: PeopleQuery): Promise<PeoplePage | null>;
+  /** Per factor, the entries of the range that went on or stopped (correlation); null when there is no such funnel. */
+  funnelFactors(site: string, id: string, range: TimeRange, question: CorrelationQuestion): Promise<FactorCounts | null>;
+  /** A visitor's own events in time order (those it made as a lead included), at most `limit`. */
+  visitorEvents(site: string, visitor: string, limit: number): Promise<StoredEvent[]>;
   /** The report a definition would have, without saving it (the editor's preview). */
   previewFunnel(site: string, funnel: ParsedFunnel, range: TimeRange, options: ReportOptions): Promise<FunnelReport>;
 

@@ -11,7 +11,12 @@ import { composeReport } from '../../funnel/preview.js';
 import { createFunnelAggregate, dayOf, mergeAggregates, type FunnelAggregate } from '../../funnel/report.js';
 import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js';
 import { funnelVersion, type BackfillStep, type FinalPart, type FunnelStorage, type PersistedFunnelState } from '../funnelRuntime.js';
-import type { ReportOptions, SavedFunnelReport, TimeRange } from '../types.js';
+import type { PeoplePage, PeopleQuery, ReportOptions, SavedFunnelReport, TimeRange } from '../types.js';
+import type { PeopleChange } from '../../funnel/materializer.js';
+import {
+  addFactorAggregate, countFactors, createFactorAggregate, decodeFactorAggregate, emptyFactorCounts, encodeFactorAggregate, mergeFactorAggregates,
+  peopleBounds, peoplePage, type CorrelationQuestion, type FactorAggregate, type FactorCounts, type PeopleCursor, type PersonRow,
+} from '../../funnel/people.js';
 import type { Row } from '../rows.js';
 import { DAY_MS, HOUR_MS } from '../../time.js';
 import * as SQL from './sql.js';
@@ -26,12 +31,19 @@ export interface ClickHouseIo {
 }
 
 export type MaterializedKind =
-  | 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'funnel_stale' | 'progress'
+  | 'funnel_state' | 'funnel_day' | 'funnel_live' | 'funnel_chain' | 'funnel_stale' | 'funnel_person' | 'funnel_person_live' | 'funnel_factor_day'
+  | 'progress'
   | 'lead' | 'lead_event' | 'delivery' | 'delivery_cutoff' | 'move';
 
 /** Keys of a funnel's rows: `funnel \n version \n` then the day or unit (the state has none). */
 export const versionPrefix = (id: string, version: string) => `${id}\n${version}\n`;
 const funnelPrefix = (id: string) => `${id}\n`;
+/** The kinds of a funnel version's rows but its state (a rebuild takes them back). */
+const FUNNEL_KINDS: MaterializedKind[] = ['funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale', 'funnel_person', 'funnel_person_live', 'funnel_factor_day'];
+
+/** A people row's key: entry time (zero-padded, so keys sort as times do), unit, opening. */
+const personKey = (prefix: string, row: PeopleCursor) => `${prefix}${startKey(row.start)}\n${row.unit}\n${row.opensAt}`;
+const startKey = (ms: number) => String(Math.max(0, ms)).padStart(16, '0');
 /** Just past every key that starts with `prefix`. */
 const after = (prefix: string) => `${prefix}\uffff`;
 
@@ -96,11 +108,15 @@ export async function siteLinks(io: ClickHouseIo, site: string, arrivalBound: nu
  * so, nor the live days they left.
  */
 export class ClickHouseFunnelStorage implements FunnelStorage {
+  /** Other collectors read the live people rows from `materialized` (publishPeople). */
+  readonly publishesPeople = true;
   private staged: Row[] = [];
   private lastSeq = 0;
   /** Each funnel's current version and state, as written (this collector is the only writer while it holds the lease). */
   private readonly states = new Map<string, { version: string; value: StateValue }>();
   private readonly finalCache = new Map<string, FunnelAggregate>();
+  /** The final days' factor aggregates as written (`site \n key`), for the days this holder added to. */
+  private readonly factorCache = new Map<string, FactorAggregate>();
   /** Versions rebuilt from nothing by this holder: their final days are all in `finalCache`, and
    * the rows stored before the rebuild (taken back by tombstones maybe not written yet) never read. */
   private readonly rebuilt = new Set<string>();
@@ -182,7 +198,29 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
       this.stage(site, 'funnel_day', prefix + day, encodeAggregate(total));
     }
     for (const [unit, windowEnd] of part.chainEnds) this.stage(site, 'funnel_chain', prefix + unit, String(windowEnd));
+    for (const row of part.rows) this.stage(site, 'funnel_person', personKey(prefix, row), JSON.stringify(row));
+    await this.addFactors(site, prefix, part.factors);
     if (part.threshold !== null) this.putState(site, id, { threshold: Number.isFinite(part.threshold) ? part.threshold : null });
+  }
+
+  /** Adds final entries' factors to their days' aggregates (read once, then kept: this holder is their only writer). */
+  private async addFactors(site: string, prefix: string, factors: ReadonlyMap<string, FactorAggregate>): Promise<void> {
+    const key = (day: string) => `${site}\n${prefix}${day}`;
+    const days = [...factors.keys()].sort();
+    const missing = this.rebuilt.has(`${site}\n${prefix}`) ? [] : days.filter((day) => !this.factorCache.has(key(day)));
+    if (missing.length > 0) {
+      const rows = await this.io.rows(SQL.materializedRows(site, ['funnel_factor_day'], prefix + missing[0], after(prefix + missing[missing.length - 1])));
+      for (const row of rows) {
+        if (Number(row.latest_deleted) === 0) this.factorCache.set(`${site}\n${row.key}`, decodeFactorAggregate(String(row.latest_value)));
+      }
+    }
+    for (const day of days) {
+      const before = this.factorCache.get(key(day));
+      const total = mergeFactorAggregates(createFactorAggregate(factors.get(day)!.stepCount), factors.get(day)!);
+      if (before) mergeFactorAggregates(total, before);
+      this.factorCache.set(key(day), total);
+      this.stage(site, 'funnel_factor_day', prefix + day, encodeFactorAggregate(total));
+    }
   }
 
   async resetFunnel(site: string, id: string, version: string, threshold: number): Promise<void> {
@@ -192,9 +230,10 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     // Rows staged for it and not written yet (a back-fill this one replaces) are dropped...
     this.staged = this.staged.filter((row) => row.site !== site || !String(row.key).startsWith(funnelPrefix(id)) || !String(row.kind).startsWith('funnel_'));
     // ...and a rebuild of the same version starts from nothing: its rows written so far are taken back.
-    const old = await this.io.rows(SQL.materializedRows(site, ['funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale'], prefix, after(prefix)));
+    const old = await this.io.rows(SQL.materializedRows(site, FUNNEL_KINDS, prefix, after(prefix)));
     for (const row of old) if (Number(row.latest_deleted) === 0) this.stage(site, String(row.kind) as MaterializedKind, String(row.key), '', true);
     for (const key of [...this.finalCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.finalCache.delete(key);
+    for (const key of [...this.factorCache.keys()]) if (key.startsWith(`${site}\n${funnelPrefix(id)}`)) this.factorCache.delete(key);
     this.rebuilt.add(`${site}\n${prefix}`);
     this.states.set(`${site}\n${id}`, { version, value: { threshold: Number.isFinite(threshold) ? threshold : null, complete: false, done: 0 } });
     this.putState(site, id, {});
@@ -237,7 +276,7 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     let failure: unknown = null;
     const running = backfillFunnel(events, funnel, {
       until, links,
-      onProgress: (days, watermark) => push({ kind: 'days', days, done: until > start ? Math.max(0, Math.min(1, (watermark - start) / (until - start))) : 1 }),
+      onProgress: (days, watermark, rows) => push({ kind: 'days', days, rows, done: until > start ? Math.max(0, Math.min(1, (watermark - start) / (until - start))) : 1 }),
     }).then((result) => push({ kind: 'end', chainEnds: result.chainEnds }), (error: unknown) => { failure = error; wake?.(); });
     for (;;) {
       const step = steps.shift();
@@ -256,6 +295,22 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
   publishLive(site: string, id: string, version: string, days: ReadonlyMap<string, FunnelAggregate | null>): void {
     const prefix = versionPrefix(id, version);
     for (const [day, aggregate] of days) this.stage(site, 'funnel_live', prefix + day, aggregate ? encodeAggregate(aggregate) : '', aggregate === null);
+  }
+
+  /** Stages the live people rows of the units that changed (and takes back those gone). */
+  publishPeople(site: string, id: string, version: string, changes: readonly PeopleChange[]): void {
+    const prefix = versionPrefix(id, version);
+    for (const change of changes) {
+      const now = new Set(change.now.map((row) => personKey(prefix, row)));
+      for (const row of change.before) if (!now.has(personKey(prefix, row))) this.stage(site, 'funnel_person_live', personKey(prefix, row), '', true);
+      for (const row of change.now) this.stage(site, 'funnel_person_live', personKey(prefix, row), JSON.stringify(row));
+    }
+  }
+
+  /** The live people rows a funnel's table holds (a new holder takes back those its own state no longer has). */
+  async publishedPeople(site: string, id: string, version: string): Promise<PersonRow[]> {
+    const prefix = versionPrefix(id, version);
+    return personRowsOf(await this.io.rows(SQL.materializedRows(site, ['funnel_person_live'], prefix, after(prefix))));
   }
 
   /** Stages the progress row: every event that arrived by `arrival` is in the rows staged with it. */
@@ -307,6 +362,52 @@ export class ClickHouseFunnelStorage implements FunnelStorage {
     this.staged.push({ site, kind, key, value, deleted: deleted ? 1 : 0, seq: this.lastSeq });
   }
 }
+
+function personRowsOf(rows: readonly Row[]): PersonRow[] {
+  return rows.filter((row) => Number(row.latest_deleted) === 0).map((row) => JSON.parse(String(row.latest_value)) as PersonRow);
+}
+
+/** People lists and correlations from the materialized people rows (final and live), for any collector. */
+export class FunnelPeople {
+  constructor(private readonly io: ClickHouseIo) {}
+
+  async page(site: string, id: string, version: string, range: TimeRange, query: PeopleQuery): Promise<PeoplePage> {
+    const prefix = versionPrefix(id, version);
+    // Just before the range's first key, else the cursor's row (the page starts after it).
+    const afterKey = query.after === null ? `${prefix}${startKey(range.fromMs)}` : personKey(prefix, query.after);
+    const { min, max, open } = peopleBounds(query);
+    const filter = { min, max, open: open === null ? -1 : Number(open), now: query.now };
+    const toKey = prefix + startKey(range.toMs);
+    const found = new Map<string, PersonRow>();
+    let from = query.after === null ? before(afterKey) : afterKey;
+    // Candidates first (some version matches), then their latest versions: a live row changed
+    // since may no longer match, and the next candidates are read until the page is full.
+    for (;;) {
+      const candidates = (await this.io.rows(SQL.peopleCandidates(site, from, toKey, filter, query.limit + 1))).map((row) => String(row.key));
+      if (candidates.length > 0) {
+        for (const row of await this.io.rows(SQL.latestPeople(site, candidates, filter))) found.set(String(row.key), JSON.parse(String(row.row)) as PersonRow);
+      }
+      if (candidates.length <= query.limit || found.size > query.limit) break;
+      from = candidates[candidates.length - 1];
+    }
+    return peoplePage([[...found.values()]], query.after, query.limit);
+  }
+
+  /** The final days' factor aggregates, merged, and the live rows (the open windows: traffic-sized). */
+  async factors(site: string, id: string, version: string, range: TimeRange, question: CorrelationQuestion): Promise<FactorCounts> {
+    const prefix = versionPrefix(id, version);
+    const [days, live] = await Promise.all([
+      this.io.rows(SQL.materializedRows(site, ['funnel_factor_day'], prefix + dayOf(range.fromMs, 'UTC'), after(prefix + dayOf(range.toMs - DAY_MS, 'UTC')))),
+      this.io.rows(SQL.materializedRows(site, ['funnel_person_live'], before(prefix + startKey(range.fromMs)), prefix + startKey(range.toMs))),
+    ]);
+    const counts = emptyFactorCounts();
+    for (const row of days) if (Number(row.latest_deleted) === 0) addFactorAggregate(counts, decodeFactorAggregate(String(row.latest_value)), question);
+    return countFactors(counts, personRowsOf(live), question);
+  }
+}
+
+/** A key just before `key` (for a bound that includes it): its start key one lower. */
+const before = (key: string) => key.slice(0, -1) + String.fromCharCode(key.charCodeAt(key.length - 1) - 1) + '\uffff';
 
 /** Reports from the materialized rows, for any collector (cached per row version). */
 export class FunnelReports {

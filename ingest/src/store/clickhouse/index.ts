@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StoredEvent } from '../../event.js';
 import type {
-  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, HeatmapQuery, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch, PeoplePage, PeopleQuery,
 } from '../types.js';
 import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from '../../leads/lead.js';
 import type { ScoringRules } from '../../leads/scoring.js';
@@ -15,9 +15,13 @@ import { OUTBOUND_TARGETS } from '../../leads/outbound.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import { previewReport, previewSpan } from '../../funnel/preview.js';
+import { leadUnit, visitorUnit } from '../../funnel/identity.js';
+import { FunnelPeople, FunnelReports, PROGRESS, funnelEventPages, siteLinks, versionPrefix, type ClickHouseIo } from './funnels.js';
 import { funnelVersion } from '../funnelRuntime.js';
-import { FunnelReports, PROGRESS, funnelEventPages, siteLinks, versionPrefix, type ClickHouseIo } from './funnels.js';
+import type { CorrelationQuestion, FactorCounts } from '../../funnel/people.js';
 import { Materializer } from './materializer.js';
+import { ClickHouseHeatmaps } from './heatmaps.js';
+import type { Heatmap, HeatmapPerson } from '../../heatmaps/capture.js';
 import { LeadList, moveAnswer, storedDeliveries, timelineEvents, timelineKeys } from './leads.js';
 import { utcDay } from '../../time.js';
 import * as SQL from './sql.js';
@@ -139,6 +143,8 @@ export class ClickHouseStore implements Store {
     mutate: (table, query) => this.mutate(table, query),
   };
   private readonly reports = new FunnelReports(this.io);
+  private readonly people = new FunnelPeople(this.io);
+  private readonly heatmaps = new ClickHouseHeatmaps(this.io);
   /**
    * A current release gathers small inserts from many collectors into one part (async inserts),
    * answering once it is written; 18.16 has none, and makes a part per insert.
@@ -215,6 +221,7 @@ export class ClickHouseStore implements Store {
     }
   }
 
+
   /** Rows of a SELECT, 64-bit numbers arriving as strings (JSON quotes them). */
   private rows(query: string): Promise<Row[]> {
     return this.sql.rows(query);
@@ -242,6 +249,7 @@ export class ClickHouseStore implements Store {
       await this.insert('bot_counts', batch.bots.map((b) => ({ site: b.site, day: b.day, count: b.count })));
     }
     if (batch.events.length > 0) await this.insert('events', batch.events.map((event) => eventRow(event, this.nextArrival())), this.eventInsertSettings);
+    await this.heatmaps.write(batch.events);
   }
 
   /** Counted against the copies already stored (every read keeps the first copy, so a duplicate inserted changes nothing). */
@@ -353,6 +361,22 @@ export class ClickHouseStore implements Store {
     const [current] = await this.rows(SQL.currentFunnel(site, id));
     if (!current) return null;
     return this.reports.report(site, id, parseStoredFunnel(funnelFromRow(current).definition), range, options);
+  }
+
+  async funnelPeople(site: string, id: string, range: TimeRange, query: PeopleQuery): Promise<PeoplePage | null> {
+    const [current] = await this.rows(SQL.currentFunnel(site, id));
+    if (!current) return null;
+    return this.people.page(site, id, funnelVersion(funnelFromRow(current).definition), range, query);
+  }
+
+  async funnelFactors(site: string, id: string, range: TimeRange, question: CorrelationQuestion): Promise<FactorCounts | null> {
+    const [current] = await this.rows(SQL.currentFunnel(site, id));
+    if (!current) return null;
+    return this.people.factors(site, id, funnelVersion(funnelFromRow(current).definition), range, question);
+  }
+
+  async visitorEvents(site: string, visitor: string, limit: number): Promise<StoredEvent[]> {
+    return (await this.rows(SQL.visitorEvents(site, visitor, limit))).map((row) => storedEventFromRow(site, row));
   }
 
   /** Matched here from the events of the preview's span (funnel/preview.ts), as SQLite does. */
@@ -533,6 +557,8 @@ export class ClickHouseStore implements Store {
     // The materializer forgets the visitor's link and anonymous visits in the log's order.
     await this.insert('lead_erasures', [{ site, seq: this.nextArrival(), lead: null, visitors: [visitor] }]);
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteVisitorEvents(site, visitor));
+    await this.mutate('materialized', SQL.deletePeopleRows(site, [visitorUnit(visitor)], [visitor]));
+    await this.heatmaps.erase(site, null, [visitor]);
     return Number(found.n);
   }
 
@@ -553,6 +579,8 @@ export class ClickHouseStore implements Store {
     if (Number(logged.moves) > 0) await this.mutate('lead_moves', SQL.deleteLeadMoves(site, lead));
     if (Number(logged.attempts) > 0) await this.mutate('webhook_attempts', SQL.deleteLeadAttempts(site, lead));
     await this.mutate('materialized', SQL.deleteLeadState(site, lead));
+    await this.mutate('materialized', SQL.deletePeopleRows(site, [leadUnit(lead), ...visitors.map(visitorUnit)], visitors));
+    await this.heatmaps.erase(site, lead, visitors);
     return Number(found.n);
   }
 
@@ -567,6 +595,14 @@ export class ClickHouseStore implements Store {
     }
   }
 
+  heatmap(site: string, query: HeatmapQuery): Promise<Heatmap> {
+    return this.heatmaps.heatmap(site, query);
+  }
+
+  heatmapOfPeople(site: string, query: HeatmapQuery, people: readonly HeatmapPerson[]): Promise<Heatmap> {
+    return this.heatmaps.heatmapOfPeople(site, query, people);
+  }
+
   /** Streamed from ClickHouse a block at a time: an export of millions is never held whole. */
   async *exportEvents(site: string, range: TimeRange): AsyncIterable<StoredEvent> {
     for await (const rows of this.stream(SQL.exportEvents(site, range))) {
@@ -578,6 +614,9 @@ export class ClickHouseStore implements Store {
   async expireEvents(site: string, beforeMs: number, _limit: number): Promise<number> {
     const [found] = await this.rows(SQL.countEventsBefore(site, beforeMs));
     if (Number(found.n) > 0) await this.mutate('events', SQL.deleteEventsBefore(site, beforeMs));
+    const [people] = await this.rows(SQL.countPeopleRowsBefore(site, beforeMs));
+    if (Number(people.n) > 0) await this.mutate('materialized', SQL.expirePeopleRows(site, beforeMs));
+    await this.heatmaps.expire(site, beforeMs);
     return Number(found.n);
   }
 

@@ -11,6 +11,7 @@ import type { LiveInput } from '../../funnel/liveUnits.js';
 import type { LeadOperation } from '../../leads/replay.js';
 import { FunnelRuntime, funnelVersion } from '../funnelRuntime.js';
 import type { StoredFunnel } from '../types.js';
+import type { PersonRow } from '../../funnel/people.js';
 import { funnelFromRow, type Row } from '../rows.js';
 import { Lease } from './lease.js';
 import { ClickHouseFunnelStorage, liveInputOf, PROGRESS, versionPrefix, type ClickHouseIo } from './funnels.js';
@@ -59,6 +60,8 @@ export class Materializer {
   private readonly readPerSecond = new Map<number, number>();
   /** Where this holder took over (µs): the last holder's live days are current up to here. */
   private restoredFrom = 0;
+  /** Funnels (`site \n id \n version \n`) whose published live people rows this holder has compared with its own. */
+  private readonly peopleSeeded = new Set<string>();
   /** Funnels (`site \n id \n version \n`) marked stale (markStale). */
   private readonly stale = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -148,10 +151,28 @@ export class Materializer {
     runtime.tick(Infinity);
     await runtime.persisted();
     for (const change of runtime.takeLiveChanges()) this.storage.publishLive(change.site, change.id, change.version, change.days);
+    await this.publishPeople(runtime);
     this.markStale(runtime);
     this.storage.publishProgress(this.processed);
     await this.storage.flush();
     await this.dropOldArrivals();
+  }
+
+  /**
+   * Stages the live people rows that changed. The first time a funnel counts live under this
+   * holder, what the table holds already is compared too: rows a previous holder left that no
+   * longer exist are taken back.
+   */
+  private async publishPeople(runtime: FunnelRuntime): Promise<void> {
+    const published = new Map<string, PersonRow[]>();
+    for (const f of runtime.funnels()) {
+      const key = `${f.site}\n${versionPrefix(f.id, f.version)}`;
+      if (!f.ready || this.peopleSeeded.has(key)) continue;
+      published.set(key, await this.storage.publishedPeople(f.site, f.id, f.version));
+      this.peopleSeeded.add(key);
+    }
+    const changes = runtime.takePeopleChanges((site, id, version) => published.get(`${site}\n${versionPrefix(id, version)}`));
+    for (const change of changes) this.storage.publishPeople(change.site, change.id, change.version, change.changes);
   }
 
   /** Starts from what the last holder wrote: its progress, the persisted state, the open windows matched from their events. */
@@ -169,6 +190,7 @@ export class Materializer {
     this.restoredFrom = this.processed;
     // Marks a holder before this one left while rebuilding stand: they say how far its live days go.
     this.stale.clear();
+    this.peopleSeeded.clear();
     for (const site of new Set(runtime.funnels().map((f) => f.site))) {
       for (const key of await this.storage.staleFunnels(site)) this.stale.add(`${site}\n${key}`);
     }

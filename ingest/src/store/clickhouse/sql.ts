@@ -290,6 +290,51 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     ) ENGINE = MergeTree()
     ORDER BY at`,
   ],
+  [
+    // Heatmaps (heatmaps/): per site, path, device class and day, each selector's clicks and the
+    // pageviews that reached each 10% of the page (depth 0: the pageviews); parts add up as they
+    // merge, reads sum. A heatmap reads as many rows as there are distinct elements.
+    `CREATE TABLE IF NOT EXISTS heatmap_clicks (
+      site String,
+      path String,
+      device String,
+      day Date,
+      selector String,
+      count UInt64,
+      sum_x Float64,
+      sum_y Float64,
+      rage UInt64
+    ) ENGINE = SummingMergeTree()
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (site, path, device, day, selector)`,
+
+    `CREATE TABLE IF NOT EXISTS heatmap_scroll (
+      site String,
+      path String,
+      device String,
+      day Date,
+      depth UInt8,
+      views UInt64
+    ) ENGINE = SummingMergeTree()
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (site, path, device, day, depth)`,
+
+    // Each heatmapped pageview's chunks (who, when, what), for the funnel split; erased with the
+    // person, expired with the events. clicks: JSON of [selector, x, y, rage] arrays.
+    `CREATE TABLE IF NOT EXISTS heatmap_views (
+      site String,
+      ts Int64,
+      visitor String,
+      lead Nullable(String),
+      path String,
+      device String,
+      seen Nullable(Int64),
+      scroll Nullable(Int64),
+      clicks String
+    ) ENGINE = MergeTree()
+    PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000), 'UTC'))
+    ORDER BY (site, path, ts)`,
+  ],
 ];
 
 /** Columns of `events` that `dedupedEvents` can return, each taken from an event's first copy. */
@@ -543,10 +588,91 @@ export const leadKeyCount = (site: string) => `SELECT uniqExact(key) AS n FROM m
 /** Old versions of a funnel's rows, once it has a new definition or is deleted. */
 export const deleteFunnelRows = (site: string, prefix: string, keepVersionPrefix: string | null) => `ALTER TABLE materialized DELETE
   WHERE site = ${str(site)} AND startsWith(key, ${str(prefix)})${keepVersionPrefix === null ? '' : ` AND NOT startsWith(key, ${str(keepVersionPrefix)})`}
-    AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale')`;
+    AND kind IN ('funnel_state', 'funnel_day', 'funnel_live', 'funnel_chain', 'funnel_stale', 'funnel_person', 'funnel_person_live', 'funnel_factor_day')`;
+
+/** The people rows (final and live) of erased units, or that an erased visitor's event opened. */
+export const deletePeopleRows = (site: string, units: readonly string[], visitors: readonly string[]) => `ALTER TABLE materialized DELETE
+  WHERE site = ${str(site)} AND kind IN ('funnel_person', 'funnel_person_live') AND (${[
+    ...units.map((unit) => `position(key, ${str(`\n${unit}\n`)}) > 0`),
+    ...visitors.map((visitor) => `position(value, ${str(`"visitor":${JSON.stringify(visitor)},`)}) > 0`),
+  ].join(' OR ') || '0'})`;
+
+/** A people list's filter on a row's JSON: reached in [min, max], the window open (1), closed (0) or either (-1) at `now`. */
+export interface PeopleRowFilter {
+  min: number;
+  max: number;
+  open: number;
+  now: number;
+}
+
+const peopleRowMatches = (filter: PeopleRowFilter, row: string) => `visitParamExtractInt(${row}, 'reached') BETWEEN ${int(filter.min)} AND ${int(filter.max)}
+    ${filter.open < 0 ? '' : `AND (visitParamExtractInt(${row}, 'openUntil') >= ${int(filter.now)}) = ${int(filter.open)}`}`;
+
+/**
+ * The first `limit` keys in (afterKey, toKey) of which some version, not a tombstone, matches:
+ * every key whose latest version matches and that comes before the last of them is among them
+ * (without grouping every row of the range by key, as reading latest versions would).
+ */
+export const peopleCandidates = (site: string, afterKey: string, toKey: string, filter: PeopleRowFilter, limit: number) => `SELECT DISTINCT key
+  FROM materialized
+  WHERE site = ${str(site)} AND kind IN ('funnel_person', 'funnel_person_live') AND key > ${str(afterKey)} AND key < ${str(toKey)}
+    AND deleted = 0 AND ${peopleRowMatches(filter, 'value')}
+  ORDER BY key LIMIT ${int(limit)}`;
+
+/** The latest versions of these people rows (final and live, JSON of funnel/people.ts PersonRow) that still match. */
+export const latestPeople = (site: string, keys: readonly string[], filter: PeopleRowFilter) => `SELECT key, row FROM (
+    SELECT key, argMax(value, seq) AS row, argMax(deleted, seq) AS gone
+    FROM materialized
+    WHERE site = ${str(site)} AND kind IN ('funnel_person', 'funnel_person_live') AND key IN (${keys.map(str).join(', ')})
+    GROUP BY kind, key
+  ) WHERE gone = 0 AND ${peopleRowMatches(filter, 'row')}`;
+
+/** People rows whose entry began before a retention cut. */
+export const expirePeopleRows = (site: string, beforeMs: number) => `ALTER TABLE materialized DELETE
+  WHERE site = ${str(site)} AND kind IN ('funnel_person', 'funnel_person_live') AND visitParamExtractInt(value, 'start') < ${int(beforeMs)}`;
+export const countPeopleRowsBefore = (site: string, beforeMs: number) => `SELECT count() AS n FROM materialized
+  WHERE site = ${str(site)} AND kind IN ('funnel_person', 'funnel_person_live') AND visitParamExtractInt(value, 'start') < ${int(beforeMs)}`;
+
+/** A visitor's own events in time order (first copies). */
+export const visitorEvents = (site: string, visitor: string, limit: number) => `SELECT * FROM (
+    ${firstCopies(site, `visitor = ${str(visitor)}`, [...EXPORTED_COLUMNS, 'client_ts', 'arrival'], 'ts')}
+  ) ORDER BY ts, arrival LIMIT ${int(limit)}`;
 
 /** The claims and renewals of a lease's latest term. */
 export const leaseTerm = (name: string) => `SELECT term, holder, min(claimed_at) AS claimed_at, max(renewed_at) AS renewed_at
   FROM leases
   WHERE name = ${str(name)} AND term = (SELECT max(term) FROM leases WHERE name = ${str(name)})
   GROUP BY term, holder`;
+
+// ---- Heatmaps (store/clickhouse/heatmaps.ts)
+
+/** A heatmap's rows: one site, the paths in [from, to) (the pattern's prefix), a device class (null: all), UTC days. */
+const heatmapWhere = (site: string, paths: { from: string; to: string }, device: string | null) =>
+  `site = ${str(site)} AND path >= ${str(paths.from)} AND path < ${str(paths.to)}${device === null ? '' : ` AND device = ${str(device)}`}`;
+export const heatmapClicks = (site: string, paths: { from: string; to: string }, device: string | null, fromDay: string, toDay: string) =>
+  `SELECT path, selector, sum(count) AS count, sum(sum_x) AS sum_x, sum(sum_y) AS sum_y, sum(rage) AS rage
+  FROM heatmap_clicks WHERE ${heatmapWhere(site, paths, device)} AND day >= ${day(fromDay)} AND day <= ${day(toDay)}
+  GROUP BY path, selector`;
+export const heatmapScroll = (site: string, paths: { from: string; to: string }, device: string | null, fromDay: string, toDay: string) =>
+  `SELECT path, depth, sum(views) AS views
+  FROM heatmap_scroll WHERE ${heatmapWhere(site, paths, device)} AND day >= ${day(fromDay)} AND day <= ${day(toDay)}
+  GROUP BY path, depth`;
+export const heatmapViews = (site: string, paths: { from: string; to: string }, device: string | null, fromMs: number, toMs: number) =>
+  `SELECT ts, visitor, lead, path, device, seen, scroll, clicks
+  FROM heatmap_views WHERE ${heatmapWhere(site, paths, device)} AND ts >= ${int(fromMs)} AND ts < ${int(toMs)}`;
+const heatmapPeopleWhere = (site: string, lead: string | null, visitors: readonly string[]) => `site = ${str(site)} AND (${[
+  ...(lead === null ? [] : [`lead = ${str(lead)}`]),
+  ...(visitors.length > 0 ? [`visitor IN (${visitors.map(str).join(', ')})`] : []),
+].join(' OR ') || '0'})`;
+export const countHeatmapViewsOf = (site: string, lead: string | null, visitors: readonly string[]) =>
+  `SELECT count() AS n FROM heatmap_views WHERE ${heatmapPeopleWhere(site, lead, visitors)}`;
+export const deleteHeatmapViewsOf = (site: string, lead: string | null, visitors: readonly string[]) =>
+  `ALTER TABLE heatmap_views DELETE WHERE ${heatmapPeopleWhere(site, lead, visitors)}`;
+export const countHeatmapsBefore = (site: string, beforeMs: number, beforeDay: string) => `SELECT
+    (SELECT count() FROM heatmap_views WHERE site = ${str(site)} AND ts < ${int(beforeMs)}) AS views,
+    (SELECT count() FROM heatmap_clicks WHERE site = ${str(site)} AND day < ${day(beforeDay)}) AS clicks,
+    (SELECT count() FROM heatmap_scroll WHERE site = ${str(site)} AND day < ${day(beforeDay)}) AS scroll`;
+export const deleteHeatmapViewsBefore = (site: string, beforeMs: number) =>
+  `ALTER TABLE heatmap_views DELETE WHERE site = ${str(site)} AND ts < ${int(beforeMs)}`;
+export const deleteHeatmapDaysBefore = (table: 'heatmap_clicks' | 'heatmap_scroll', site: string, beforeDay: string) =>
+  `ALTER TABLE ${table} DELETE WHERE site = ${str(site)} AND day < ${day(beforeDay)}`;

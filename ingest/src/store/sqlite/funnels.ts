@@ -7,13 +7,18 @@ import type Database from 'better-sqlite3';
 import type { ParsedFunnel } from '../../funnel/definition.js';
 import type { IdentityLink } from '../../funnel/identity.js';
 import type { EventLoader, LiveInput } from '../../funnel/liveUnits.js';
-import { createFunnelAggregate, mergeAggregates, type FunnelAggregate, type FunnelReport } from '../../funnel/report.js';
+import { createFunnelAggregate, dayOf, mergeAggregates, type FunnelAggregate, type FunnelReport } from '../../funnel/report.js';
 import { decodeAggregate, encodeAggregate } from '../../funnel/aggregateCodec.js';
 import type { BackfillStep, FinalPart, FunnelStorage, PersistedFunnelState } from '../funnelRuntime.js';
 import type { Row } from '../rows.js';
 import type { SQL } from './sql.js';
 import { funnelEventPages, funnelEventsAfter, funnelEventsByRowid, funnelKeyPages } from './funnelEvents.js';
 import type { HistoryJob, HistoryMessage } from './historyWorker.js';
+import {
+  decodeFactorAggregate, encodeFactorAggregate, mergeFactorAggregates, peopleBounds, type FactorAggregate, type PersonRow,
+} from '../../funnel/people.js';
+import { DAY_MS } from '../../time.js';
+import type { PeopleQuery, TimeRange } from '../types.js';
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
 
@@ -153,8 +158,17 @@ export class SqliteFunnelStorage implements FunnelStorage {
       if (current) mergeAggregates(total, current);
       merged.set(day, mergeAggregates(total, delta));
     }
+    const { putPerson, putFactorDay, factorDays } = this.statements;
     this.db.transaction(() => {
+      for (const [day, delta] of part.factors) {
+        const current = factorDays.get(site, id, day, day) as Row | undefined;
+        const total = current ? mergeFactorAggregates(decodeFactorAggregate(String(current.factors)), delta) : delta;
+        putFactorDay.run(site, id, day, encodeFactorAggregate(total));
+      }
       for (const [day, aggregate] of merged) putFunnelDay.run(site, id, day, encodeAggregate(aggregate));
+      for (const row of part.rows) {
+        putPerson.run(site, id, row.start, row.unit, row.opensAt, row.reached, row.openUntil, row.visitor, JSON.stringify(row));
+      }
       for (const [unit, windowEnd] of part.chainEnds) putChainEnd.run(site, id, unit, windowEnd);
       if (part.threshold !== null) setFunnelThreshold.run(finite(part.threshold), site, id);
       if (part.chainEndsBefore !== null) pruneChainEnds.run(site, id, finite(part.chainEndsBefore));
@@ -166,6 +180,8 @@ export class SqliteFunnelStorage implements FunnelStorage {
     this.db.transaction(() => {
       this.statements.deleteFunnelDays.run(site, id);
       this.statements.deleteChainEnds.run(site, id);
+      this.statements.deletePeople.run(site, id);
+      this.statements.deleteFactorDays.run(site, id);
       this.statements.putFunnelState.run(site, id, version, finite(threshold), 0);
     })();
     this.forgetCached(site, id);
@@ -179,6 +195,8 @@ export class SqliteFunnelStorage implements FunnelStorage {
     this.db.transaction(() => {
       this.statements.deleteFunnelDays.run(site, id);
       this.statements.deleteChainEnds.run(site, id);
+      this.statements.deletePeople.run(site, id);
+      this.statements.deleteFactorDays.run(site, id);
       this.statements.deleteFunnelState.run(site, id);
     })();
     this.forgetCached(site, id);
@@ -188,11 +206,28 @@ export class SqliteFunnelStorage implements FunnelStorage {
     const job: HistoryJob = { kind: 'backfill', site, definition: funnel.definition, until, arrivalBound };
     for await (const message of runHistoryJob(this.file, job, signal)) {
       if (message.kind === 'days') {
-        yield { kind: 'days', days: new Map(message.days.map(([day, text]) => [day, decodeAggregate(text)])), done: message.done };
+        yield { kind: 'days', days: new Map(message.days.map(([day, text]) => [day, decodeAggregate(text)])), rows: message.rows, done: message.done };
       } else if (message.kind === 'end') {
         yield { kind: 'end', chainEnds: new Map(message.chainEnds) };
       }
     }
+  }
+
+  /** The final people rows of a page (live ones are the runtime's): `limit` after the cursor, at most. */
+  finalPeople(site: string, id: string, range: TimeRange, query: PeopleQuery): PersonRow[] {
+    const { min, max, open } = peopleBounds(query);
+    const after = query.after ?? { start: -Number.MAX_SAFE_INTEGER, unit: '', opensAt: -Number.MAX_SAFE_INTEGER };
+    const rows = this.statements.peoplePage.all(
+      site, id, range.fromMs, range.toMs, min, max, open === null ? -1 : Number(open), query.now, open === null ? -1 : Number(open),
+      after.start, after.unit, after.opensAt, query.limit + 1,
+    ) as Row[];
+    return rows.map((row) => JSON.parse(String(row.row)) as PersonRow);
+  }
+
+  /** The factor aggregates of the final entries of a range's days. */
+  finalFactors(site: string, id: string, range: TimeRange): FactorAggregate[] {
+    const rows = this.statements.factorDays.all(site, id, dayOf(range.fromMs, 'UTC'), dayOf(range.toMs - DAY_MS, 'UTC')) as Row[];
+    return rows.map((row) => decodeFactorAggregate(String(row.factors)));
   }
 
   /** The report of an unsaved funnel, matched in the worker from the events of its span. */

@@ -11,13 +11,14 @@ import type { BreakdownDimension } from '../../funnel/report.js';
 import { SQL } from './sql.js';
 import { funnelEventPages } from './funnelEvents.js';
 import type { Row } from '../rows.js';
+import type { PersonRow } from '../../funnel/people.js';
 
 export type HistoryJob =
   | { kind: 'backfill'; site: string; definition: FunnelDefinition; until: number; arrivalBound: number }
   | { kind: 'preview'; site: string; definition: FunnelDefinition; range: { fromMs: number; toMs: number }; now: number; breakdown?: BreakdownDimension };
 
 export type HistoryMessage =
-  | { kind: 'days'; days: [string, string][]; done: number }
+  | { kind: 'days'; days: [string, string][]; rows: PersonRow[]; done: number }
   | { kind: 'end'; chainEnds: [string, number][] }
   | { kind: 'report'; report: unknown }
   | { kind: 'error'; message: string };
@@ -49,9 +50,10 @@ async function run(): Promise<void> {
     const result = await backfillFunnel(events, funnel, {
       until: job.until,
       links,
-      onProgress: (days, watermark) => post({
+      onProgress: (days, watermark, rows) => post({
         kind: 'days',
         days: [...days].map(([day, aggregate]) => [day, encodeAggregate(aggregate)]),
+        rows,
         done: job.until > start ? Math.max(0, Math.min(1, (watermark - start) / (job.until - start))) : 1,
       }),
     });

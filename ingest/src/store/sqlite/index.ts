@@ -5,13 +5,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { PropValue, StoredEvent } from '../../event.js';
 import type {
-  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, LeadSettings, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
+  AccountRecord, AccountRecordKind, AuditEntry, DeliveryOutcome, HeatmapQuery, LeadSettings, PeoplePage, PeopleQuery, ReportOptions, SavedFunnelReport, Site, Stats, Store, StoredFunnel, TimeRange, WebhookDelivery, WriteBatch,
 } from '../types.js';
 import type { ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
 import type { LiveInput } from '../../funnel/liveUnits.js';
 import { FunnelRuntime } from '../funnelRuntime.js';
+import { addFactorAggregate, countFactors, emptyFactorCounts, matchesPeople, peoplePage, type CorrelationQuestion, type FactorCounts } from '../../funnel/people.js';
 import { SqliteFunnelStorage } from './funnels.js';
+import { SqliteHeatmaps } from './heatmaps.js';
+import type { Heatmap, HeatmapPerson } from '../../heatmaps/capture.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { utcDay } from '../../time.js';
 import { Checkpointer } from './checkpointer.js';
@@ -109,6 +112,7 @@ export class SqliteStore implements Store {
   private readonly started: Promise<void>;
   /** Lead identity, scores and stages, kept in memory so ingestion never reads them back. */
   private leadTracker = new LeadTracker<number>();
+  private readonly heatmaps: SqliteHeatmaps;
   /** site → its webhook and CRM connectors: a stage change queues a delivery per target it has. */
   private readonly outbound = new Map<string, Omit<LeadSettings, 'scoring'>>();
 
@@ -131,6 +135,7 @@ export class SqliteStore implements Store {
       Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)]),
     ) as { [K in keyof typeof SQL]: Database.Statement };
     const { insertEvent, addBots } = this.statements;
+    this.heatmaps = new SqliteHeatmaps(this.db);
     // Returns the events actually inserted: a duplicate (ignored) must not reach the funnels
     // twice, nor score twice. Lead rows are written in the same transaction as their events.
     // Returns the events actually inserted, with their rowids (their order of arrival).
@@ -140,6 +145,7 @@ export class SqliteStore implements Store {
         const result = insertEvent.run(eventRow(event));
         if (result.changes !== 1) continue;
         observed.push({ event, ref: Number(result.lastInsertRowid) });
+        this.heatmaps.record(event);
       }
       for (const b of batch.bots) addBots.run(b.site, b.day, b.count);
       this.persistLeads(this.leadTracker.observe(observed));
@@ -353,6 +359,8 @@ export class SqliteStore implements Store {
     const deleted = this.db.transaction(() => {
       this.statements.deleteVisitorTimeline.run(site, visitor);
       this.statements.deleteVisitorLinks.run(site, visitor);
+      this.heatmaps.deleteVisitor(site, visitor);
+      this.statements.deleteVisitorPeople.run(site, visitor, visitor);
       return this.statements.deleteVisitorEvents.run(site, visitor).changes;
     })();
     this.loadLeads();
@@ -370,9 +378,12 @@ export class SqliteStore implements Store {
       for (const visitor of visitors) {
         this.statements.deleteVisitorTimeline.run(site, visitor);
         count += this.statements.deleteVisitorEvents.run(site, visitor).changes;
+        this.statements.deleteVisitorPeople.run(site, visitor, visitor);
       }
+      this.statements.deleteLeadPeople.run(site, lead);
       for (const statement of [this.statements.deleteLeadTimeline, this.statements.deleteLeadRow, this.statements.deleteLeadChanges,
         this.statements.deleteLeadLinks, this.statements.deleteLeadOutbox]) statement.run(site, lead);
+      this.heatmaps.deleteLead(site, lead, visitors);
       return count;
     })();
     this.loadLeads();
@@ -396,6 +407,8 @@ export class SqliteStore implements Store {
     this.funnels.forget(site, { before: beforeMs });
     return this.db.transaction(() => {
       this.statements.expireTimeline.run(site, beforeMs, limit);
+      this.heatmaps.expire(site, beforeMs, limit);
+      this.statements.expirePeople.run(site, beforeMs);
       return this.statements.expireEvents.run(site, beforeMs, limit).changes;
     })();
   }
@@ -404,6 +417,14 @@ export class SqliteStore implements Store {
     const e = this.statements.eventStats.get(site, range.fromMs, range.toMs) as Row;
     const b = this.statements.botStats.get(site, utcDay(range.fromMs), utcDay(range.toMs - 1)) as Row;
     return statsFromRows(e, b);
+  }
+
+  async heatmap(site: string, query: HeatmapQuery): Promise<Heatmap> {
+    return this.heatmaps.heatmap(site, query);
+  }
+
+  async heatmapOfPeople(site: string, query: HeatmapQuery, people: readonly HeatmapPerson[]): Promise<Heatmap> {
+    return this.heatmaps.heatmapOfPeople(site, query, people);
   }
 
   async putFunnel(funnel: StoredFunnel): Promise<void> {
@@ -425,6 +446,27 @@ export class SqliteStore implements Store {
   async funnelReport(site: string, id: string, range: TimeRange, options: ReportOptions): Promise<SavedFunnelReport | null> {
     await this.started;
     return this.funnels.report(site, id, range, options);
+  }
+
+  async funnelPeople(site: string, id: string, range: TimeRange, query: PeopleQuery): Promise<PeoplePage | null> {
+    await this.started;
+    const live = this.funnels.livePeople(site, id, range);
+    if (live === null) return null;
+    const liveRows = [...live].filter((row) => matchesPeople(row, query));
+    return peoplePage([this.funnelStorage.finalPeople(site, id, range, query), liveRows], query.after, query.limit);
+  }
+
+  async funnelFactors(site: string, id: string, range: TimeRange, question: CorrelationQuestion): Promise<FactorCounts | null> {
+    await this.started;
+    const live = this.funnels.livePeople(site, id, range);
+    if (live === null) return null;
+    const counts = emptyFactorCounts();
+    for (const aggregate of this.funnelStorage.finalFactors(site, id, range)) addFactorAggregate(counts, aggregate, question);
+    return countFactors(counts, live, question);
+  }
+
+  async visitorEvents(site: string, visitor: string, limit: number): Promise<StoredEvent[]> {
+    return (this.statements.visitorEvents.all(site, visitor, limit) as Row[]).map(eventFromRow);
   }
 
   /** Matched in a worker thread from the events of the preview's span (funnel/preview.ts). */

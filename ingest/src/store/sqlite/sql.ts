@@ -219,6 +219,73 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX webhook_outbox_lead;
   CREATE INDEX webhook_outbox_lead ON webhook_outbox (site, lead, target, id) WHERE failed_at IS NULL;
   `,
+  // Heatmaps (heatmaps/): per site, path, device class and day, each selector's clicks and the
+  // pageviews that reached each 10% of the page (depth 0: the pageviews), added to at ingest, so
+  // a heatmap reads as many rows as there are distinct elements; and each heatmapped pageview's
+  // chunks (who, when, what), for the funnel split, erased with the person and expired with the events.
+  `
+  CREATE TABLE heatmap_clicks (
+    site TEXT NOT NULL,
+    path TEXT NOT NULL,
+    device TEXT NOT NULL,
+    day TEXT NOT NULL,
+    selector TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    sum_x REAL NOT NULL,
+    sum_y REAL NOT NULL,
+    rage INTEGER NOT NULL,
+    PRIMARY KEY (site, path, device, day, selector)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE heatmap_scroll (
+    site TEXT NOT NULL,
+    path TEXT NOT NULL,
+    device TEXT NOT NULL,
+    day TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (site, path, device, day, depth)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE heatmap_views (
+    site TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    visitor TEXT NOT NULL,
+    lead TEXT,
+    path TEXT NOT NULL,
+    device TEXT NOT NULL,
+    seen INTEGER,
+    scroll INTEGER,
+    clicks TEXT NOT NULL
+  );
+  CREATE INDEX heatmap_views_path ON heatmap_views (site, path, ts);
+  CREATE INDEX heatmap_views_ts ON heatmap_views (site, ts);
+  `,
+  // People lists (funnel/people.ts): a row per final entry of a funnel, in the order a list
+  // pages them (entry time, unit); its columns are what a list filters on, the rest is JSON. And
+  // per funnel and day, the factors of its final entries added up (what a correlation merges).
+  `
+  CREATE TABLE funnel_people (
+    site TEXT NOT NULL,
+    funnel TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    opens_at INTEGER NOT NULL,
+    reached INTEGER NOT NULL,
+    open_until INTEGER NOT NULL,
+    visitor TEXT NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (site, funnel, start, unit, opens_at)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE funnel_factor_days (
+    site TEXT NOT NULL,
+    funnel TEXT NOT NULL,
+    day TEXT NOT NULL,
+    factors TEXT NOT NULL,
+    PRIMARY KEY (site, funnel, day)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQL = {
@@ -312,6 +379,22 @@ export const SQL = {
   pruneChainEnds: `DELETE FROM funnel_chain_ends WHERE site = ? AND funnel = ? AND window_end < ?`,
   deleteChainEnds: `DELETE FROM funnel_chain_ends WHERE site = ? AND funnel = ?`,
 
+  // People rows. A page's window state is -1 for either, else 1 for open and 0 for closed at a time.
+  putPerson: `INSERT OR REPLACE INTO funnel_people (site, funnel, start, unit, opens_at, reached, open_until, visitor, row)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  peoplePage: `SELECT row FROM funnel_people
+    WHERE site = ? AND funnel = ? AND start >= ? AND start < ? AND reached BETWEEN ? AND ?
+      AND (? < 0 OR (open_until >= ?) = ?) AND (start, unit, opens_at) > (?, ?, ?)
+    ORDER BY start, unit, opens_at LIMIT ?`,
+  deletePeople: `DELETE FROM funnel_people WHERE site = ? AND funnel = ?`,
+  factorDays: `SELECT day, factors FROM funnel_factor_days WHERE site = ? AND funnel = ? AND day >= ? AND day <= ?`,
+  putFactorDay: `INSERT OR REPLACE INTO funnel_factor_days (site, funnel, day, factors) VALUES (?, ?, ?, ?)`,
+  deleteFactorDays: `DELETE FROM funnel_factor_days WHERE site = ? AND funnel = ?`,
+  deleteVisitorPeople: `DELETE FROM funnel_people WHERE site = ? AND (visitor = ? OR unit = 'visitor:' || ?)`,
+  deleteLeadPeople: `DELETE FROM funnel_people WHERE site = ? AND unit = 'lead:' || ?`,
+  expirePeople: `DELETE FROM funnel_people WHERE site = ? AND start < ?`,
+  visitorEvents: `SELECT * FROM events WHERE site = ? AND visitor = ? ORDER BY ts, rowid LIMIT ?`,
+
   insertSalt: `INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)`,
   getSalt: `SELECT salt FROM salts WHERE day = ?`,
   deleteSaltsBefore: `DELETE FROM salts WHERE day < ?`,
@@ -373,4 +456,29 @@ export const SQL = {
 
   getSetting: `SELECT value FROM settings WHERE key = ?`,
   insertSetting: `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`,
+} as const;
+
+/** The heatmaps' statements (store/sqlite/heatmaps.ts). */
+export const HEATMAP_SQL = {
+  addClicks: `INSERT INTO heatmap_clicks (site, path, device, day, selector, count, sum_x, sum_y, rage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (site, path, device, day, selector) DO UPDATE SET count = count + excluded.count,
+      sum_x = sum_x + excluded.sum_x, sum_y = sum_y + excluded.sum_y, rage = rage + excluded.rage`,
+  addScroll: `INSERT INTO heatmap_scroll (site, path, device, day, depth, views) VALUES (?, ?, ?, ?, ?, 1)
+    ON CONFLICT (site, path, device, day, depth) DO UPDATE SET views = views + 1`,
+  insertView: `INSERT INTO heatmap_views (site, ts, visitor, lead, path, device, seen, scroll, clicks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  /** `site, path from, path to, device (null: any), device, from day, to day` */
+  clicks: `SELECT path, selector, sum(count) AS count, sum(sum_x) AS sum_x, sum(sum_y) AS sum_y, sum(rage) AS rage
+    FROM heatmap_clicks WHERE site = ? AND path >= ? AND path < ? AND (? IS NULL OR device = ?) AND day >= ? AND day <= ?
+    GROUP BY path, selector`,
+  scroll: `SELECT path, depth, sum(views) AS views
+    FROM heatmap_scroll WHERE site = ? AND path >= ? AND path < ? AND (? IS NULL OR device = ?) AND day >= ? AND day <= ?
+    GROUP BY path, depth`,
+  /** `site, path from, path to, device (null: any), device, from ts, to ts` */
+  views: `SELECT ts, visitor, lead, path, device, seen, scroll, clicks
+    FROM heatmap_views WHERE site = ? AND path >= ? AND path < ? AND (? IS NULL OR device = ?) AND ts >= ? AND ts < ?`,
+  deleteVisitorViews: `DELETE FROM heatmap_views WHERE site = ? AND visitor = ?`,
+  deleteLeadViews: `DELETE FROM heatmap_views WHERE site = ? AND lead = ?`,
+  expireViews: `DELETE FROM heatmap_views WHERE rowid IN (SELECT rowid FROM heatmap_views WHERE site = ? AND ts < ? ORDER BY ts LIMIT ?)`,
+  expireClicks: `DELETE FROM heatmap_clicks WHERE site = ? AND day < ?`,
+  expireScroll: `DELETE FROM heatmap_scroll WHERE site = ? AND day < ?`,
 } as const;
