@@ -91,6 +91,18 @@ function remoteServersXml(servers: readonly { shard: number; tcpPort: number }[]
 
 /** Starts ZooKeeper and the three servers; `layout` is the shard of each server, in order. */
 export async function startClickHouseCluster(layout: readonly number[] = [1, 1, 2]): Promise<RunningCluster> {
+  // A free port is free when asked for, not when the server binds it: another test's server may
+  // take it in between. Such a start is made again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(layout);
+    } catch (error) {
+      if (attempt === 3 || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(layout: readonly number[]): Promise<RunningCluster> {
   const binary = clickHouseServerBinary();
   const jar = zookeeperJar();
   if (!binary || !jar) {
