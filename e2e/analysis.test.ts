@@ -19,7 +19,6 @@ const SITE = 'ab.fixture.test';
 const TTC_SITE = 'ttc.fixture.test';
 /** How long after landing each of its converting visitors signs up: 20 s to 55 min. */
 const TTC_DELAYS = [20_000, 120_000, 180_000, 240_000, 600_000, 720_000, 2_400_000, 3_300_000];
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
 const DAY = 86_400_000;
 const now = Date.now();
 const utcDay = (offset = 0) => new Date(now + offset * DAY).toISOString().slice(0, 10);
@@ -70,16 +69,7 @@ let page: Page;
 const problems: string[] = [];
 let serial = 0;
 
-async function send(events: object[]): Promise<void> {
-  for (let i = 0; i < events.length; i += 100) {
-    const reply = await fetch(`${collector.url}/api/event`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain', 'user-agent': CHROME },
-      body: JSON.stringify(events.slice(i, i + 100)),
-    });
-    expect(reply.status).toBe(202);
-  }
-}
+const send = (events: object[]) => collector.sendEvents(events);
 
 /** `visitors` landings on a variant's page at `at`, the first `converting` of them signing up a minute later. */
 async function cohort(variant: string, visitors: number, converting: number, at: number): Promise<void> {

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test-support/browser.js';
 import { startCollector, type RunningCollector } from '../test-support/collector.js';
+import type { Factor, Person } from '../dashboard/src/api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Pictures for a look, not compared; never into the committed screenshots.
 const SCREENSHOTS = path.resolve(here, '../test-results/screenshots');
 const SITE = 'people.fixture.test';
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
 const DAY = 86_400_000;
 const now = Date.now();
 const utcDay = (offset = 0) => new Date(now + offset * DAY).toISOString().slice(0, 10);
@@ -38,25 +38,6 @@ const fmtCount = (n: number) => new Intl.NumberFormat('en-US', { maximumFraction
 const fmtTimes = (r: number) => `${new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(r)}×`;
 const utcTime = (iso: string, seconds = false) => iso.slice(0, seconds ? 19 : 16).replace('T', ' ');
 
-interface Person {
-  unit: string;
-  lead: string | null;
-  entered_at: string;
-  furthest_step: number;
-  last_seen: string;
-  channel: string | null;
-  source: string | null;
-  campaign: string | null;
-  exit_path: string | null;
-}
-interface Factor {
-  kind: string;
-  value: string;
-  went_on: number;
-  stopped: number;
-  p_value: number;
-  rate_ratio: number | null;
-}
 interface Report {
   steps: { name: string; entered: number; exited: number; in_flight: number }[];
   converted: number;
@@ -68,16 +49,7 @@ let page: Page;
 const problems: string[] = [];
 let serial = 0;
 
-async function send(events: object[]): Promise<void> {
-  for (let i = 0; i < events.length; i += 100) {
-    const reply = await fetch(`${collector.url}/api/event`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain', 'user-agent': CHROME },
-      body: JSON.stringify(events.slice(i, i + 100)),
-    });
-    expect(reply.status).toBe(202);
-  }
-}
+const send = (events: object[]) => collector.sendEvents(events);
 
 /**
  * `count` visitors landing at `at` (from `query`), of whom the first `deal` open a deal and the

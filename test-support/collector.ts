@@ -6,6 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../ingest/src/app.js';
 import { defaultConfig, type Config } from '../ingest/src/config.js';
 
+/** A desktop Chrome's user agent: events sent as it are a person's, not a bot's. */
+export const DESKTOP_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
+
 export interface RunningCollector {
   app: FastifyInstance;
   url: string;
@@ -14,6 +17,8 @@ export interface RunningCollector {
   dir: string;
   /** fetch() against the collector with the admin token. */
   admin(pathname: string, init?: { method?: string; body?: unknown }): Promise<Response>;
+  /** Posts events to /api/event as a desktop Chrome would, 100 a request; throws unless each is taken (202). */
+  sendEvents(events: readonly object[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,6 +54,16 @@ export async function startCollector(overrides: Partial<Config> = {}, dir?: stri
         },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       }),
+    sendEvents: async (events) => {
+      for (let i = 0; i < events.length; i += 100) {
+        const reply = await fetch(`${url}/api/event`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain', 'user-agent': DESKTOP_CHROME },
+          body: JSON.stringify(events.slice(i, i + 100)),
+        });
+        if (reply.status !== 202) throw new Error(`POST /api/event answered ${reply.status}: ${await reply.text()}`);
+      }
+    },
     close: async () => {
       await app.close();
       if (!dir) fs.rmSync(workDir, { recursive: true, force: true });

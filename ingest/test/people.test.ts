@@ -7,7 +7,6 @@ import { startCollector, type RunningCollector } from '../../test-support/collec
 import { DAY_MS, utcDay } from '../src/time.js';
 
 const SITE = 'people.example.com';
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const now = Date.now();
 const today = utcDay(now);
 const yesterday = utcDay(now - DAY_MS);
@@ -31,10 +30,7 @@ async function cohort(source: string, visitors: number, converting: number, at: 
     const signup = { ...base, name: 'signup', url: `https://${SITE}/pricing`, id: `e${serial++}`, ts: base.ts + 120_000 };
     return i < converting ? [landing, pricing, signup] : [landing, pricing];
   }).flat();
-  for (let i = 0; i < events.length; i += 100) {
-    const reply = await fetch(`${collector.url}/api/event`, { method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': CHROME }, body: JSON.stringify(events.slice(i, i + 100)) });
-    expect(reply.status).toBe(202);
-  }
+  await collector.sendEvents(events);
 }
 
 async function get(path: string) {

@@ -7,7 +7,6 @@ import { twoProportionPValue } from '../src/funnel/variants.js';
 import { DAY_MS, utcDay } from '../src/time.js';
 
 const SITE = 'ab.example.com';
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const now = Date.now();
 const today = utcDay(now);
 const yesterday = utcDay(now - DAY_MS);
@@ -26,10 +25,7 @@ async function cohort(variant: string, visitors: number, converting: number, at:
     const landing = { site: SITE, name: 'pageview', url: `https://${SITE}/`, visitor, variant, id: `e${serial++}`, ts: at + i };
     return i < converting ? [landing, { ...landing, name: 'signup', id: `e${serial++}`, ts: at + i + 60_000 }] : [landing];
   }).flat();
-  for (let i = 0; i < events.length; i += 100) {
-    const reply = await fetch(`${collector.url}/api/event`, { method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': CHROME }, body: JSON.stringify(events.slice(i, i + 100)) });
-    expect(reply.status).toBe(202);
-  }
+  await collector.sendEvents(events);
 }
 
 async function report(query: string) {
