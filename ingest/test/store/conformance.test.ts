@@ -1,66 +1,20 @@
 // One suite, every engine: the same writes must give the same stats, sites, funnels, salts and
 // settings on SQLite and on ClickHouse, and collectors sharing a store must behave as one
 // (funnel reports: funnelConformance.test.ts).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
-import { canSkipClickHouse, clickHouseEngine, databaseOf, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { clickHouseEngine } from '../../../test-support/clickhouse.js';
+import { storeEngines } from './engines.js';
 import type { ClickHouseStore } from '../../src/store/clickhouse/index.js';
 import { hasAsyncInserts } from '../../src/store/clickhouse/connection.js';
 import { startCollector, type RunningCollector } from '../../../test-support/collector.js';
 import { startWebhookReceiver, waitFor } from '../../../test-support/webhookReceiver.js';
 import { BATCHES, D0, D1, EXPECTED_STATS, OTHER, SITE } from './fixture.js';
 
-interface Engine {
-  name: string;
-  /** A fresh, empty database; every call of `open` on it opens another store on the same data. */
-  database(): { url: string; open(): Promise<Store> };
-  /** Merges everything that is waiting to merge, where the engine merges in the background. */
-  mergeAll?(url: string): Promise<void>;
-}
-
-let clickhouse: RunningClickHouse | null = null;
-let serial = 0;
-
-const sqlite: Engine = {
-  name: 'sqlite',
-  database() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-conformance-'));
-    const url = `sqlite:${path.join(dir, 'funnelbeam.db')}`;
-    return { url, open: () => openStore(url) };
-  },
-};
-
-const clickhouseEngine: Engine = {
-  name: 'clickhouse',
-  database() {
-    if (!clickhouse) throw new Error('ClickHouse is not running');
-    const url = clickhouse.databaseUrlFor(`conformance_${++serial}`);
-    return { url, open: () => openStore(url) };
-  },
-  async mergeAll(url) {
-    for (const table of ['events', 'bot_counts', 'sites', 'funnels']) await clickhouse!.command(`OPTIMIZE TABLE ${databaseOf(url)}.${table} FINAL`);
-  },
-};
-
-const skipClickHouse = canSkipClickHouse();
+const { list: engines, skipClickHouse, clickhouse: running } = storeEngines('conformance', ['events', 'bot_counts', 'sites', 'funnels']);
 if (skipClickHouse) console.warn('clickhouse-server is not installed: the ClickHouse half of the store conformance suite is skipped');
 
-beforeAll(async () => {
-  if (skipClickHouse) return;
-  const started = Date.now();
-  clickhouse = await startClickHouse();
-  console.info(`clickhouse-server answered /ping ${Date.now() - started} ms after start`);
-});
-
-afterAll(async () => {
-  await clickhouse?.stop();
-});
-
-const engines = [sqlite, ...(skipClickHouse ? [] : [clickhouseEngine])];
 
 describe.each(engines)('the $name store', (engine) => {
   const stores: Store[] = [];
@@ -192,7 +146,7 @@ const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.co
 
 describe.skipIf(skipClickHouse)('the ClickHouse under test', () => {
   it('is the release asked for, and events go in as that release allows', async () => {
-    const store = (await openStore(clickhouse!.databaseUrlFor('version_check'))) as ClickHouseStore;
+    const store = (await openStore(running()!.databaseUrlFor('version_check'))) as ClickHouseStore;
     try {
       const { version, asyncInserts } = store.server;
       // chDB brings a current release; Debian's clickhouse-server is 18.16, which has no async inserts.
@@ -211,7 +165,7 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
   let b: RunningCollector;
 
   beforeAll(async () => {
-    const databaseUrl = clickhouse!.databaseUrlFor('two_collectors');
+    const databaseUrl = running()!.databaseUrlFor('two_collectors');
     a = await startCollector({ databaseUrl });
     expect((await a.admin('/api/sites', { body: { domain: SITE, origins: ['https://shop.example.com'] } })).status).toBe(201);
     b = await startCollector({ databaseUrl });
@@ -308,7 +262,7 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
   it('share leads: one lead\'s events and moves through both, each webhook sent once, racing moves settled alike', async () => {
     const receiver = await startWebhookReceiver();
     const hooks = { webhooks: { allowPrivateAddresses: true, retryBaseMs: 100, pollMs: 25 } };
-    const databaseUrl = clickhouse!.databaseUrlFor('two_collectors_leads');
+    const databaseUrl = running()!.databaseUrlFor('two_collectors_leads');
     const [x, y] = [await startCollector({ databaseUrl, ...hooks }), await startCollector({ databaseUrl, ...hooks })];
     try {
       const site = 'leads.example.com';

@@ -1,54 +1,14 @@
 // Heatmaps, every engine (CONTRACT.md, "Heatmaps"): the same chunks give the same clicks per
 // selector, mean offsets, scroll reach and funnel-split heatmaps on SQLite and on ClickHouse;
 // erasing a person takes their pageviews out of the split; retention takes old days away.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeatmapQuery, Store } from '../../src/store/types.js';
-import { openStore } from '../../src/store/open.js';
-import { canSkipClickHouse, databaseOf, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { storeEngines } from './engines.js';
 import type { StoredEvent } from '../../src/event.js';
 import type { HeatmapClick, HeatmapDevice } from '../../src/heatmaps/capture.js';
 import { D0, D1, D2, SITE, storedEvent } from './fixture.js';
 
-interface Engine {
-  name: string;
-  database(): { url: string; open(): Promise<Store> };
-  mergeAll?(url: string): Promise<void>;
-}
-
-let clickhouse: RunningClickHouse | null = null;
-let serial = 0;
-
-const sqlite: Engine = {
-  name: 'sqlite',
-  database() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-heatmaps-'));
-    const url = `sqlite:${path.join(dir, 'funnelbeam.db')}`;
-    return { url, open: () => openStore(url) };
-  },
-};
-
-const clickhouseEngine: Engine = {
-  name: 'clickhouse',
-  database() {
-    if (!clickhouse) throw new Error('ClickHouse is not running');
-    const url = clickhouse.databaseUrlFor(`heatmaps_${++serial}`);
-    return { url, open: () => openStore(url) };
-  },
-  async mergeAll(url) {
-    for (const table of ['heatmap_clicks', 'heatmap_scroll']) await clickhouse!.command(`OPTIMIZE TABLE ${databaseOf(url)}.${table} FINAL`);
-  },
-};
-
-const skipClickHouse = canSkipClickHouse();
-beforeAll(async () => {
-  if (!skipClickHouse) clickhouse = await startClickHouse();
-});
-afterAll(async () => {
-  await clickhouse?.stop();
-});
+const { list: engines, skipClickHouse } = storeEngines('heatmaps', ['heatmap_clicks', 'heatmap_scroll']);
 
 const H = 3_600_000;
 let ids = 0;
@@ -81,7 +41,7 @@ const EVENTS: StoredEvent[] = [
 const query = (pattern: string, device: HeatmapDevice | null, fromMs = D0, toMs = D1): HeatmapQuery => ({ path: pattern, device, range: { fromMs, toMs } });
 const reach = (counts: number[]) => counts.map((visitors, i) => ({ depth: (i + 1) * 10, visitors }));
 
-describe.each([sqlite, ...(skipClickHouse ? [] : [clickhouseEngine])])('heatmaps on the $name store', (engine) => {
+describe.each(engines)('heatmaps on the $name store', (engine) => {
   let store: Store;
   let url: string;
 
