@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../test-support/browser.js';
+import { launchChromium, signedInDashboard } from '../test-support/browser.js';
 import { startCollector, type RunningCollector } from '../test-support/collector.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -142,16 +142,7 @@ beforeAll(async () => {
   expect((await api(`/api/sites/${TTC_SITE}/funnels/signup`, FUNNEL, 'PUT')).status).toBe(201);
   await collector.app.store.settled();
 
-  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'en-US' });
-  page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('console', (message) => {
-    if (/Content.Security.Policy/i.test(message.text())) problems.push(message.text());
-  });
-  await page.goto(`${collector.url}/`);
-  await page.getByLabel('Admin token').fill(collector.token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  page = await signedInDashboard(browser, collector.url, collector.token, problems);
 }, 60_000);
 
 afterAll(async () => {
