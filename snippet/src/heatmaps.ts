@@ -69,21 +69,34 @@ if (overlay && tag) {
 } else if (w.funnel) {
   const send = w.funnel;
   let clicks: Click[] = [];
-  let depth = 0;
+  let depth: number;
   let seen: number | undefined;
-  let path = l.pathname;
+  let path: string;
   let burst = { selector: '', at: 0, n: 0 };
 
-  // The deepest scroll, measured as /f.js measures the `scroll` it sends beside these clicks.
-  const measure = () => {
-    depth = Math.max(depth, Math.round(Math.min(1, (scrollY + innerHeight) / d.documentElement.scrollHeight) * 100));
+  // The scroll reached now, measured as /f.js measures the `scroll` it sends beside these clicks.
+  const reached = () => Math.round(Math.min(1, (scrollY + innerHeight) / d.documentElement.scrollHeight) * 100);
+  // A new page (of a single-page app, or restored from the back/forward cache): start over.
+  // Found out when /f.js sends the last page's engagement, or else at the next scroll or click
+  // (a page left before any engaged time sends none), so the history hook stays /f.js's alone.
+  const start = () => {
+    path = l.pathname;
+    clicks = [];
+    seen = undefined;
+    depth = reached();
   };
-  on('scroll', measure);
-  measure();
+  const current = () => l.pathname == path || start();
+  start();
+  on('scroll', () => {
+    current();
+    depth = Math.max(depth, reached());
+  });
+  on('pageshow', (e) => e.persisted && start());
 
   // Capture phase on window: before any handler of the page, which cannot hide the click.
   on('click', (e) => {
     const target = e.target as Element;
+    current();
     if (!target?.closest || clicks.length >= MAX_CLICKS) return;
     const el = target.closest('a,button,input,select,textarea,label,summary,[role=button]') || target;
     const box = el.getBoundingClientRect();
@@ -96,35 +109,16 @@ if (overlay && tag) {
     clicks.push(click);
   }, true);
 
-  // Called by /f.js as it sends the page's engagement: the clicks since the last chunk, and the
-  // depth already reported (the collector counts each 10% of a pageview once).
+  // Called by /f.js as it sends the page's engagement (also the last one of a page it moves on
+  // from: the location is the new page's by then): the clicks since the last chunk, and the depth
+  // already reported (each 10% of a pageview counts once).
   send.h = () => {
     const heatmap = { viewport: innerWidth, clicks, seen };
     clicks = [];
     seen = depth;
+    current();
     return { heatmap };
   };
-
-  // A new page of a single-page app: /f.js has sent the last one's engagement (its wrapper runs
-  // inside this one, its listeners before these), so start over.
-  const page = (force?: unknown) => {
-    if (force || l.pathname != path) {
-      path = l.pathname;
-      clicks = [];
-      seen = undefined;
-      depth = 0;
-      measure();
-    }
-  };
-  for (const key of ['pushState', 'replaceState'] as const) {
-    const original = history[key];
-    history[key] = (...args: Parameters<History['pushState']>) => {
-      original.apply(history, args);
-      page();
-    };
-  }
-  on('popstate', () => page());
-  on('pageshow', (e) => e.persisted && page(1));
 }
 
 export {};
