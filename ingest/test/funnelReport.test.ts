@@ -3,6 +3,7 @@
 // and one journey arrives after it (kept current at ingest).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type RunningCollector } from '../../test-support/collector.js';
+import { earlierToday } from '../../test-support/clock.js';
 import { DAY_MS, utcDay } from '../src/time.js';
 
 const SITE = 'deals.example.com';
@@ -94,8 +95,8 @@ beforeAll(async () => {
   const put = await collector.admin(`/api/sites/${SITE}/funnels/deal`, { method: 'PUT', body: funnel });
   expect(put.status).toBe(201);
 
-  // H: arrives after the funnel exists, ten minutes ago; its window is still open.
-  await journey('H', now - 10 * MIN, [[0, 'pageview', '/'], [1 * MIN, 'signup', '/']]);
+  // H: arrives after the funnel exists, ten minutes ago (today, whatever the hour); its window is still open.
+  await journey('H', await earlierToday(10 * MIN, 1 * MIN), [[0, 'pageview', '/'], [1 * MIN, 'signup', '/']]);
 });
 
 afterAll(async () => {
