@@ -269,6 +269,12 @@ export class Materializer {
     this.readPerSecond.set(second, (this.readPerSecond.get(second) ?? 0) + 1);
   }
 
+  private uncountRead(arrival: number): void {
+    const second = Math.floor(arrival / 1e6);
+    const read = this.readPerSecond.get(second);
+    if (read !== undefined) this.readPerSecond.set(second, read - 1);
+  }
+
   /** Those events (not taken before), in order of arrival, each once (its first copy). */
   private async takeArrivals(keys: readonly Arrival[]): Promise<{ site: string; live: LiveInput; lead: LeadEvent }[]> {
     const arrived = keys.filter((a) => !this.recent.has(keyOf(a.site, a.clientTs, a.dedupeKey)));
@@ -280,14 +286,20 @@ export class Materializer {
       for (let i = 0; i < list.length; i += COPIES_PER_READ) {
         const slice = list.slice(i, i + COPIES_PER_READ);
         const first = new Map<string, { row: Row; arrival: number }>();
+        // On a cluster an arrival can be read before its event: the replica read may have fetched
+        // one part and not yet the other. Such an arrival counts as unread, so lateArrivals
+        // reads it again (within SLACK_US) instead of losing the event.
+        const seen = new Set<number>();
         for await (const rows of this.options.io.stream(SQL.copiesOf(site, slice[0].ts, slice[slice.length - 1].ts, slice))) {
           for (const row of rows) {
             const key = keyOf(site, Number(row.client_ts), String(row.dedupe_key));
             const arrival = Number(row.arrival);
+            seen.add(arrival);
             const earliest = first.get(key);
             if (!earliest || arrival < earliest.arrival) first.set(key, { row, arrival });
           }
         }
+        for (const a of slice) if (!seen.has(a.arrival)) this.uncountRead(a.arrival);
         // A copy of an event stored before (a retry through any collector) is not the event again.
         for (const [key, { row, arrival }] of first) {
           if (!arrivals.has(arrival)) continue;
