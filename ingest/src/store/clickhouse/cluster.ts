@@ -51,6 +51,13 @@ export const CLUSTER_SETTINGS: ClickHouseSettings = {
   connect_timeout_with_failover_ms: 1000,
 };
 
+/**
+ * How long a collector on a cluster waits for a command: an ON CLUSTER statement answers once
+ * every server has run it, which on a busy cluster took over the client's 30 s; the servers give
+ * up at distributed_ddl_task_timeout (180 s by default) and answer with an error.
+ */
+export const CLUSTER_COMMAND_TIMEOUT_MS = 200_000;
+
 /** The suffix of the replicated table under each Distributed one. */
 const LOCAL = '_local';
 

@@ -31,6 +31,11 @@ export interface HttpTarget {
   database: string;
   /** Session settings of every query (a cluster's: cluster.ts). */
   settings?: ClickHouseSettings;
+  /**
+   * How long a command (DDL, a mutation) may take, when longer than a query's 30 s: an ON CLUSTER
+   * statement answers once every server has run it (cluster.ts).
+   */
+  commandTimeoutMs?: number;
 }
 
 /** A server over HTTP; the database is created when missing. */
@@ -48,6 +53,9 @@ export async function httpConnection(target: HttpTarget): Promise<SqlConnection>
     await bootstrap.close();
   }
   const client = createClient({ ...connection, database: target.database, clickhouse_settings: target.settings });
+  const commands = target.commandTimeoutMs
+    ? createClient({ ...connection, database: target.database, clickhouse_settings: target.settings, request_timeout: target.commandTimeoutMs })
+    : client;
   const rows = async (query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<Row>();
   const [{ version }] = await rows('SELECT version() AS version');
   return {
@@ -57,9 +65,12 @@ export async function httpConnection(target: HttpTarget): Promise<SqlConnection>
       const result = await client.query({ query, format: 'JSONEachRow' });
       for await (const block of result.stream<Row>()) yield block.map((row) => row.json());
     },
-    command: async (query) => void (await client.command({ query })),
+    command: async (query) => void (await commands.command({ query })),
     insert: async (table, values, settings) => void (await client.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: settings })),
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      if (commands !== client) await commands.close();
+    },
   };
 }
 

@@ -10,7 +10,7 @@ import { cloneLead, type LeadRecord, type StageMove, type StageMoveResult } from
 import type { ScoringRules } from '../../leads/scoring.js';
 import { Lease } from './lease.js';
 import { chdbConnection, hasAsyncInserts, httpConnection, type SqlConnection } from './connection.js';
-import { CLUSTER_SETTINGS, ClusterSchema, reportingUnavailability } from './cluster.js';
+import { CLUSTER_COMMAND_TIMEOUT_MS, CLUSTER_SETTINGS, ClusterSchema, reportingUnavailability } from './cluster.js';
 import { OUTBOUND_TARGETS } from '../../leads/outbound.js';
 import { parseStoredFunnel, type ParsedFunnel } from '../../funnel/definition.js';
 import type { FunnelReport } from '../../funnel/report.js';
@@ -191,7 +191,7 @@ export class ClickHouseStore implements Store {
       const target = parseClickHouseUrl(databaseUrl);
       database = target.database;
       cluster = target.cluster ?? options.cluster ?? null;
-      sql = await httpConnection(cluster ? { ...target, settings: CLUSTER_SETTINGS } : target);
+      sql = await httpConnection(cluster ? { ...target, settings: CLUSTER_SETTINGS, commandTimeoutMs: CLUSTER_COMMAND_TIMEOUT_MS } : target);
     }
     const store = new ClickHouseStore(reportingUnavailability(sql), database, cluster ? new ClusterSchema(cluster, database) : null);
     try {
