@@ -177,6 +177,34 @@ describe.skipIf(skipClickHouse)('the ClickHouse materializer', () => {
     const range = { fromMs: now - DAY, toMs: now + DAY };
     expect((await both.clickhouse.funnelReport(site, 'landing', range, { now: Date.now() }))!.entered).toBe(1);
   });
+
+  it('drops the days of arrivals the materializer reads no more (on a cluster, every shard\'s)', async () => {
+    const url = both.server.databaseUrlFor('funnel_conformance_arrivals');
+    const writer = await ClickHouseStore.open(url, { materialize: false });
+    const now = Date.now();
+    const visit = (visitor: string, ts: number) => storedEvent({ site: 'arrivals.example.com', visitor, ts, client_ts: ts, id: visitor, url: 'https://arrivals.example.com/' });
+    try {
+      // Arrivals five days old (many visitors, so both shards have some), then one of today.
+      const clock = vi.spyOn(Date, 'now').mockReturnValue(now - 5 * DAY);
+      const writing = writer.write({ events: Array.from({ length: 20 }, (_, i) => visit(`old-${i}`, now - 5 * DAY)), bots: [] });
+      clock.mockRestore();
+      await writing;
+      await writer.write({ events: [visit('new', now)], bots: [] });
+    } finally {
+      await writer.close();
+    }
+    const arrivals = async () => Number((await both.server.rows(`SELECT count() AS n FROM ${databaseOf(url)}.event_arrivals`))[0].n);
+    expect(await arrivals()).toBe(21);
+    // Its first step takes every arrival, then sweeps the days older than three.
+    const materializer = await ClickHouseStore.open(url);
+    try {
+      await materializer.settled();
+      for (let i = 0; i < 20 && (await arrivals()) > 1; i++) await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await arrivals()).toBe(1);
+    } finally {
+      await materializer.close();
+    }
+  });
 });
 
 describe.skipIf(skipClickHouse)('exports and erasures on SQLite and on ClickHouse', () => {

@@ -171,7 +171,7 @@ export class ClickHouseStore implements Store {
   ) {
     this.eventInsertSettings = hasAsyncInserts(sql.version) ? { async_insert: 1, wait_for_async_insert: 1 } : undefined;
     this.materializer = new Materializer({
-      io: this.io, database,
+      io: this.io,
       lease: new Lease('materializer', { rows: (query) => this.rows(query), insert: (table, values) => this.insert(table, values), sleep }, SETTLE_MS),
       onError: (error) => console.error('materializer:', error),
     });

@@ -38,7 +38,6 @@ const KEEP_ARRIVAL_DAYS = 3;
 
 export interface MaterializerOptions {
   io: ClickHouseIo;
-  database: string;
   lease: Lease;
   onError: (error: unknown) => void;
 }
@@ -350,7 +349,7 @@ export class Materializer {
     if (Date.now() - this.lastPartitionSweep < 3_600_000) return;
     this.lastPartitionSweep = Date.now();
     const before = this.processed - KEEP_ARRIVAL_DAYS * 86_400_000_000;
-    for (const row of await this.options.io.rows(SQL.oldArrivalPartitions(this.options.database, before))) {
+    for (const row of await this.options.io.rows(SQL.oldArrivalPartitions(before))) {
       await this.options.io.mutate('event_arrivals', SQL.dropArrivalPartition(String(row.partition))).catch(this.options.onError);
     }
   }

@@ -524,10 +524,13 @@ export const arrivedBetween = (afterArrival: number, upToArrival: number, limit:
 export const arrivalsPerSecond = (fromSecond: number, toSecond: number) => `SELECT intDiv(arrival, 1000000) AS second, count() AS n
   FROM event_arrivals WHERE arrival >= ${int(fromSecond * 1_000_000)} AND arrival < ${int(toSecond * 1_000_000)} GROUP BY second`;
 
-/** Partitions of event_arrivals (days of arrival) older than needed. */
-export const oldArrivalPartitions = (database: string, beforeArrival: number) => `SELECT DISTINCT partition FROM system.parts
-  WHERE database = ${str(database)} AND table = 'event_arrivals' AND active
-    AND toUInt64(partition) < ${int(Math.floor(beforeArrival / 86_400_000_000))}`;
+/**
+ * Partitions of event_arrivals (days of arrival) older than needed. Read from the rows, not from
+ * system.parts: on a cluster the parts are each server's own, under another name (cluster.ts);
+ * the rows are read by the primary key, and are those about to be dropped.
+ */
+export const oldArrivalPartitions = (beforeArrival: number) => `SELECT DISTINCT intDiv(arrival, 86400000000) AS partition
+  FROM event_arrivals WHERE arrival < ${int(Math.floor(beforeArrival / 86_400_000_000) * 86_400_000_000)}`;
 export const dropArrivalPartition = (partition: string) => `ALTER TABLE event_arrivals DROP PARTITION ${int(Number(partition))}`;
 
 /**
