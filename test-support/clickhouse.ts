@@ -25,11 +25,19 @@ export interface RunningClickHouse {
   /** Inserts rows (JSONEachRow) into `database.table`, as the administrator. */
   insert(database: string, table: string, rows: Record<string, unknown>[]): Promise<void>;
   stop(): Promise<void>;
+  /** The server's process (one clickhouse-server only), for tests that stall it (SIGSTOP). */
+  pid?: number;
 }
 
 /** `chdb` (CLICKHOUSE_ENGINE=chdb): ClickHouse 26.7 in-process; `cluster`: two shards of 18.16; else one clickhouse-server. */
 export const clickHouseEngine: 'chdb' | 'server' | 'cluster' =
   process.env.CLICKHOUSE_ENGINE === 'chdb' || process.env.CLICKHOUSE_ENGINE === 'cluster' ? process.env.CLICKHOUSE_ENGINE : 'server';
+
+/**
+ * A test's time limit on the engine under test: a cluster (three servers and ZooKeeper sharing
+ * two cores with the other test files) takes about three times as long.
+ */
+export const limitFor = (ms: number): number => (clickHouseEngine === 'cluster' ? ms * 3 : ms);
 
 /** The database a test DATABASE_URL names (clickhouse://…/DB or chdb:DIR?database=DB). */
 export function databaseOf(databaseUrl: string): string {
@@ -282,5 +290,5 @@ export async function startClickHouse(): Promise<RunningClickHouse> {
       await client.close();
     }
   };
-  return { url, databaseUrl: databaseUrlFor('funnelbeam'), databaseUrlFor, command, rows, insert, stop };
+  return { url, databaseUrl: databaseUrlFor('funnelbeam'), databaseUrlFor, command, rows, insert, stop, pid: child.pid };
 }

@@ -7,6 +7,7 @@ import cookie from '@fastify/cookie';
 import type { Config } from './config.js';
 import type { Store } from './store/types.js';
 import { openStore } from './store/open.js';
+import { DEFAULT_SPOOL_OPTIONS, Spool } from './ingestion/spool.js';
 import { WriteQueue } from './ingestion/writeQueue.js';
 import { SiteRegistry } from './ingestion/siteRegistry.js';
 import { DailySalt } from './ingestion/salts.js';
@@ -89,7 +90,13 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   app.decorate('sites', sites);
   app.decorate('salts', new DailySalt(store));
   app.decorate('sessions', new SessionTracker());
-  app.decorate('queue', new WriteQueue((batch) => store.write(batch), { maxQueuedEvents: config.maxQueuedEvents, maxGatherMs: store.commitGatherMs }));
+  // With a spool, a commit is an append to a local file, shipped to the store behind the clients' backs.
+  const spool = config.spoolDir
+    ? await Spool.open(config.spoolDir, (batch) => store.write(batch), { ...DEFAULT_SPOOL_OPTIONS, onError: (err) => app.log.warn({ err }, 'shipping the spool failed, will retry') })
+    : null;
+  app.decorate('queue', spool
+    ? new WriteQueue((batch) => spool.write(batch), { maxQueuedEvents: config.maxQueuedEvents })
+    : new WriteQueue((batch) => store.write(batch), { maxQueuedEvents: config.maxQueuedEvents, maxGatherMs: store.commitGatherMs }));
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -152,6 +159,8 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
     sites.stop();
     await webhooks.stop();
     await app.queue.close();
+    // What cannot be shipped in time stays in the spool for the next start.
+    await spool?.close();
     await store.close();
   });
   return app;

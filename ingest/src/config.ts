@@ -10,6 +10,11 @@ export interface Config {
   databaseUrl: string;
   /** CLICKHOUSE_CLUSTER: with a clickhouse:// DATABASE_URL, the cluster (remote_servers) the schema is made on; null: one server. */
   clickhouseCluster: string | null;
+  /**
+   * SPOOL_DIR: with ClickHouse, events are acknowledged once in this local spool and shipped in
+   * large inserts (ingestion/spool.ts); null: acknowledged once ClickHouse has them.
+   */
+  spoolDir: string | null;
   /** Null: generated on first start and kept in the store. */
   adminToken: string | null;
   /** Requests per IP and minute on every route; 0 turns the limit off. */
@@ -74,6 +79,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     host: '127.0.0.1',
     databaseUrl: 'sqlite:./data/funnelbeam.db',
     clickhouseCluster: null,
+    spoolDir: null,
     adminToken: null,
     rateLimitPerMinute: 6000,
     maxQueuedEvents: 50_000,
@@ -92,11 +98,16 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(`SQLITE_SYNCHRONOUS must be NORMAL or FULL, got "${env.SQLITE_SYNCHRONOUS}"`);
   }
   const base = defaultConfig();
+  const databaseUrl = env.DATABASE_URL || base.databaseUrl;
+  if (env.SPOOL_DIR && databaseUrl.startsWith('sqlite:')) {
+    throw new ConfigError('SPOOL_DIR is for a collector on ClickHouse: SQLite commits on this machine already');
+  }
   return {
     port: integer(env, 'PORT', base.port),
     host: env.HOST || base.host,
-    databaseUrl: env.DATABASE_URL || base.databaseUrl,
+    databaseUrl,
     clickhouseCluster: clusterName(env),
+    spoolDir: env.SPOOL_DIR || null,
     adminToken: env.ADMIN_TOKEN || null,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', base.rateLimitPerMinute),
     maxQueuedEvents: integer(env, 'MAX_QUEUED_EVENTS', base.maxQueuedEvents) || base.maxQueuedEvents,

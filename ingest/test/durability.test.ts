@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { exited, killCollectorProcesses, PROCESS_ADMIN_TOKEN, startCollectorProcess } from '../../test-support/collectorProcess.js';
+import { canSkipClickHouse, startClickHouse } from '../../test-support/clickhouse.js';
 
 const SITE = 'durable.example.com';
 // A browser's User-Agent: fetch's own ("node") is a bot, counted and not stored.
@@ -88,5 +89,52 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)('stopping the collector under loa
     expect(missing).toEqual([]);
     expect([...stored.entries()].filter(([, n]) => n > 1)).toEqual([]);
     fs.rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+});
+
+// SPOOL_DIR: a ClickHouse collector acknowledges from its local spool. ClickHouse stalls
+// (SIGSTOP: an insert sent to it hangs), the collector acknowledges events it cannot ship and is
+// killed -9; ClickHouse comes back, and so does the collector on the same spool.
+describe.skipIf(canSkipClickHouse())('a ClickHouse collector with a spool, killed -9 while ClickHouse stalls', () => {
+  it('ships every acknowledged event after its restart, each once', async () => {
+    const clickhouse = await startClickHouse();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-spool-durability-'));
+    try {
+      const databaseUrl = clickhouse.databaseUrlFor('spool_durability');
+      const env = { SPOOL_DIR: path.join(dir, 'spool') };
+      const first = await startCollectorProcess(databaseUrl, env);
+      await registerSite(first.url);
+      // The first event reads the day's salt from the store; the others use it as cached.
+      const warm = await fetch(`${first.url}/api/event`, { method: 'POST', headers, body: JSON.stringify(pageview('warm-up', Date.now())) });
+      expect(warm.status).toBe(202);
+      process.kill(clickhouse.pid!, 'SIGSTOP');
+      let load;
+      try {
+        load = loadUntilRefused(first.url, 8);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        first.child.kill('SIGKILL');
+        await exited(first.child);
+        await load.finish();
+      } finally {
+        process.kill(clickhouse.pid!, 'SIGCONT');
+      }
+      expect(load.acknowledged.size).toBeGreaterThan(100);
+      // Nothing could be shipped: the spool holds every acknowledged event.
+      expect(fs.readdirSync(env.SPOOL_DIR).some((name) => name.startsWith('segment-'))).toBe(true);
+
+      const restarted = await startCollectorProcess(databaseUrl, env);
+      const stats = async () => (await restarted.admin(`/api/sites/${SITE}/stats?from=2020-01-01&to=2029-12-31`).then((r) => r.json())) as { events: number };
+      for (let i = 0; i < 100 && (await stats()).events < load.acknowledged.size; i++) await new Promise((resolve) => setTimeout(resolve, 200));
+      const stored = await clickhouse.rows('SELECT DISTINCT id FROM spool_durability.events');
+      const storedIds = new Set(stored.map((row) => String(row.id)));
+      expect([...load.acknowledged.keys()].filter((id) => !storedIds.has(id))).toEqual([]);
+      // A shipment the stalled server took before the kill is stored twice: reads count it once.
+      expect((await stats()).events).toBe(storedIds.size);
+      restarted.child.kill('SIGTERM');
+      expect(await exited(restarted.child)).toBe(0);
+    } finally {
+      await clickhouse.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

@@ -33,6 +33,11 @@ export interface BotCount {
 export interface WriteBatch {
   events: StoredEvent[];
   bots: BotCount[];
+  /**
+   * The de-duplication key of each event, fixed by the spool (ingestion/spool.ts) so that a
+   * batch shipped twice is stored once; ClickHouse makes them when absent, SQLite has no use for them.
+   */
+  keys?: string[];
 }
 
 export interface Stats {

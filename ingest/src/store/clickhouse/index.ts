@@ -51,15 +51,20 @@ export function parseClickHouseUrl(databaseUrl: string): ClickHouseTarget {
 }
 
 
-function eventRow(e: StoredEvent, arrival: number): Row {
+/** The key that tells copies of an event apart: its client id, or one of its own. */
+export function dedupeKeyOf(e: StoredEvent): string {
+  // Events without a client id are never duplicates of one another (unless a spool ships one twice: it fixes their keys).
+  return e.id === null ? `u${randomUUID()}` : `i${e.id}`;
+}
+
+function eventRow(e: StoredEvent, arrival: number, dedupeKey: string): Row {
   const props = e.props ? Object.entries(e.props) : [];
   return {
     arrival,
     site: e.site,
     ts: e.ts,
     client_ts: e.client_ts,
-    // Events without a client id are never duplicates of one another.
-    dedupe_key: e.id === null ? `u${randomUUID()}` : `i${e.id}`,
+    dedupe_key: dedupeKey,
     id: e.id,
     name: e.name,
     visitor: e.visitor,
@@ -248,7 +253,10 @@ export class ClickHouseStore implements Store {
     if (batch.bots.length > 0) {
       await this.insert('bot_counts', batch.bots.map((b) => ({ site: b.site, day: b.day, count: b.count })));
     }
-    if (batch.events.length > 0) await this.insert('events', batch.events.map((event) => eventRow(event, this.nextArrival())), this.eventInsertSettings);
+    if (batch.events.length > 0) {
+      const rows = batch.events.map((event, i) => eventRow(event, this.nextArrival(), batch.keys?.[i] ?? dedupeKeyOf(event)));
+      await this.insert('events', rows, this.eventInsertSettings);
+    }
     await this.heatmaps.write(batch.events);
   }
 
