@@ -54,7 +54,11 @@ export async function httpConnection(target: HttpTarget): Promise<SqlConnection>
   }
   const client = createClient({ ...connection, database: target.database, clickhouse_settings: target.settings });
   const commands = target.commandTimeoutMs
-    ? createClient({ ...connection, database: target.database, clickhouse_settings: target.settings, request_timeout: target.commandTimeoutMs })
+    ? createClient({
+      ...connection, database: target.database, request_timeout: target.commandTimeoutMs,
+      // Progress headers keep a long command's connection busy, so no proxy between closes it as idle.
+      clickhouse_settings: { ...target.settings, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
+    })
     : client;
   const rows = async (query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<Row>();
   const [{ version }] = await rows('SELECT version() AS version');
