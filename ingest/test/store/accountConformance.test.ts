@@ -6,6 +6,7 @@ import type { AccountRecord, AuditEntry, Store } from '../../src/store/types.js'
 import { startCollector, type RunningCollector } from '../../../test-support/collector.js';
 import { login, signIn, withSession } from '../accounts/helpers.js';
 import { bothStores, skipClickHouse } from './bothStores.js';
+import { limitFor } from '../../../test-support/clickhouse.js';
 
 const both = bothStores('account_conformance');
 const NOW = Date.UTC(2026, 5, 1, 12);
@@ -86,7 +87,7 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
     a = await startCollector({ databaseUrl });
     b = await startCollector({ databaseUrl });
     expect((await a.admin('/api/sites', { body: { domain: SITE } })).status).toBe(201);
-  }, 60_000);
+  }, limitFor(60_000));
 
   afterAll(async () => {
     await a?.close();

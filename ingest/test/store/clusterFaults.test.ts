@@ -31,7 +31,7 @@ if (skip) console.warn('zookeeper or clickhouse-server is not installed: the clu
 let cluster: RunningCluster | null = null;
 beforeAll(async () => {
   if (!skip) cluster = await startClickHouseCluster();
-}, 60_000);
+}, 180_000);
 afterAll(async () => { await cluster?.stop(); });
 afterEach(killCollectorProcesses);
 

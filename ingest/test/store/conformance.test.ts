@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
-import { clickHouseEngine } from '../../../test-support/clickhouse.js';
+import { clickHouseEngine, limitFor } from '../../../test-support/clickhouse.js';
 import { storeEngines } from './engines.js';
 import type { ClickHouseStore } from '../../src/store/clickhouse/index.js';
 import { hasAsyncInserts } from '../../src/store/clickhouse/connection.js';
@@ -316,7 +316,7 @@ describe.skipIf(skipClickHouse)('two collectors on one ClickHouse', () => {
       await y.close();
       await receiver.close();
     }
-  }, 60_000);
+  }, limitFor(60_000));
 
   it('shares funnels: saved through one collector, listed and deleted through the other', async () => {
     const definition = { name: 'Signup', window: '7d', steps: [{ name: 'Landing', event: 'pageview', path: '/' }, { name: 'Signup', event: 'signup' }] };
