@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
-import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
+import { canSkipClickHouse, limitFor, startClickHouse, type RunningClickHouse } from '../../../test-support/clickhouse.js';
 
 export const skipClickHouse = canSkipClickHouse();
 
@@ -31,7 +31,7 @@ export function bothStores(database: string): BothStores {
     stores.clickhouseUrl = server.databaseUrlFor(database);
     stores.sqlite = await openStore(`sqlite:${path.join(dir, 'funnelbeam.db')}`);
     stores.clickhouse = await openStore(stores.clickhouseUrl);
-  }, 60_000);
+  }, limitFor(60_000));
   afterAll(async () => {
     await stores.sqlite?.close();
     await stores.clickhouse?.close();
