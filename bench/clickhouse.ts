@@ -87,16 +87,22 @@ export async function singleEventsBenchmark(): Promise<string[]> {
     { label: `ClickHouse, data in ${os.tmpdir()}`, server: await startServer('bench/servers/collector.ts', [onDisk.databaseUrlFor('single')], 0) },
   ];
   if (onTmpfs) stores.push({ label: `ClickHouse, data in ${TMPFS} (tmpfs)`, server: await startServer('bench/servers/collector.ts', [onTmpfs.databaseUrlFor('single')], 0) });
+  // SPOOL_DIR: acknowledged once in a local file (like SQLite's commit), shipped in large inserts.
+  const spooled = { label: `ClickHouse, data in ${os.tmpdir()}, spooled (SPOOL_DIR)`, database: 'single_spooled' };
+  stores.push({ label: spooled.label, server: await startServer('bench/servers/collector.ts', [onDisk.databaseUrlFor(spooled.database)], 0, { SPOOL_DIR: path.join(dir, 'spool') }) });
+  let spooledAcknowledged = 0;
   const out = [`Single events side by side: collectors on core 0, load and ClickHouse on core 1, the same load for each store, ` +
     `${ROUNDS} alternating rounds of ${SECONDS} s after a 3 s warm-up, at ${CONNECTION_COUNTS.join(' and ')} keep-alive connections`];
   const headers = () => requestHeaders(20_000);
   for (const connections of CONNECTION_COUNTS) {
     const load = { connections, pool: 20_000, body: () => JSON.stringify(snippetEvent()), headers };
-    for (const { server } of stores) await drive(server, { ...load, seconds: 3 });
+    const count = (label: string, r: LoadResult) => { if (label === spooled.label) spooledAcknowledged += r.acknowledged; };
+    for (const { label, server } of stores) count(label, await drive(server, { ...load, seconds: 3 }));
     const rates = stores.map(() => [] as number[]);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, { label, server }] of stores.entries()) {
         const r = await drive(server, { ...load, seconds: SECONDS });
+        count(label, r);
         rates[i].push(r.requestsPerSecond);
         out.push(`${connections} connections, round ${round}, ${label}: ${describe(r, 1)}, ClickHouse and other processes ${(r.othersCpu * 100).toFixed(0)}% CPU`);
       }
@@ -107,7 +113,12 @@ export async function singleEventsBenchmark(): Promise<string[]> {
         `(rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}; ${Math.round(median(rates[i]))} against ${Math.round(median(rates[0]))} events/s) — target ≥ 0.5`);
     }
   }
+  // The spooled collector ships what it still holds as it stops: every acknowledged event must be in ClickHouse.
+  const stopped = performance.now();
   for (const { server } of stores) await server.stop();
+  const [{ n: stored }] = await onDisk.rows(`SELECT count() AS n FROM (SELECT DISTINCT client_ts, dedupe_key FROM ${spooled.database}.events)`);
+  out.push(`Spooled collector: ${spooledAcknowledged} events acknowledged, ${String(stored)} in ClickHouse after it stopped ` +
+    `(all collectors stopped in ${Math.round(performance.now() - stopped)} ms)`);
   await onDisk.stop();
   await onTmpfs?.stop();
   fs.rmSync(dir, { recursive: true, force: true });

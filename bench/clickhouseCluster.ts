@@ -1,6 +1,7 @@
 // The ClickHouse cluster beside one ClickHouse server and SQLite, in one run:
 // a. acknowledged events/s of one collector (pinned to core 0) on each store, single events and
-//    batches of 100, with the load generator and the ClickHouse processes on core 1;
+//    batches of 100, with the load generator and the ClickHouse processes on core 1; on the
+//    cluster also with a spool (SPOOL_DIR);
 // b. on one server and on the cluster (test-support/clickhouseCluster.ts: two shards, the first
 //    with two replicas, and ZooKeeper, all on this machine), the shop walk written through the
 //    store (BENCH_CLUSTER_VISITORS visitors, default 200,000: about a million events), then a
@@ -28,11 +29,11 @@ type Print = (line: string) => void;
 const describe = (r: LoadResult, perRequest: number) =>
   `${Math.round(r.requestsPerSecond * perRequest)} events/s (p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, non-2xx ${r.non2xx})`;
 
-async function ingestion(label: string, target: string, print: Print): Promise<void> {
+async function ingestion(label: string, target: string, print: Print, env: Record<string, string> = {}): Promise<void> {
   const headers = () => requestHeaders(20_000);
   const single = { connections: 50, pool: 20_000, body: () => JSON.stringify(snippetEvent()), headers };
   const batch = { connections: 50, pool: 500, body: () => JSON.stringify(Array.from({ length: 100 }, () => snippetEvent())), headers };
-  const collector = await startServer('bench/servers/collector.ts', [target], 0);
+  const collector = await startServer('bench/servers/collector.ts', [target], 0, env);
   await drive(collector, { ...single, seconds: 3 });
   const s = await drive(collector, { ...single, seconds: SECONDS });
   const b = await drive(collector, { ...batch, seconds: SECONDS });
@@ -90,6 +91,7 @@ export async function clickhouseClusterBenchmark(print: Print): Promise<void> {
     await ingestion('SQLite', path.join(dir, 'bench.db'), print);
     await ingestion('ClickHouse, one server', server.databaseUrlFor('bench_single'), print);
     await ingestion('ClickHouse, cluster', cluster.databaseUrlFor('bench_cluster'), print);
+    await ingestion('ClickHouse, cluster, spooled', cluster.databaseUrlFor('bench_cluster_spooled'), print, { SPOOL_DIR: path.join(dir, 'spool') });
     print(`Reports over the shop walk (${VISITORS.toLocaleString('en')} visitors, ${SPAN_DAYS} days), through a collector:`);
     await reports('ClickHouse, one server', server.databaseUrlFor('bench_reports'), print);
     await reports('ClickHouse, cluster', cluster.databaseUrlFor('bench_reports'), print);

@@ -2,11 +2,12 @@
 import { buildApp } from '../../ingest/src/app.js';
 import { defaultConfig } from '../../ingest/src/config.js';
 
-// A file (SQLite), or a full DATABASE_URL (clickhouse://…).
+// A file (SQLite), or a full DATABASE_URL (clickhouse://…); SPOOL_DIR spools a ClickHouse collector's events.
 const target = process.argv[2];
 const app = await buildApp(defaultConfig({
   databaseUrl: target.includes('://') ? target : `sqlite:${target}`,
   adminToken: 'bench',
+  spoolDir: process.env.SPOOL_DIR || null,
   rateLimitPerMinute: 0,
   // The load generator sends X-Forwarded-For so that visitors are distinct, as real traffic is.
   trustProxy: true,
