@@ -38,7 +38,10 @@ export default defineConfig({
       // Skipped where zookeeper or clickhouse-server is missing. A database's schema takes ON
       // CLUSTER statements (~8 s here), so tests that open several take longer.
       ...(process.env.CLUSTER_TESTS === '1'
-        ? [{ extends: true as const, test: { name: 'cluster', include: CLUSTER, env: { CLICKHOUSE_ENGINE: 'cluster' }, testTimeout: 120_000, hookTimeout: 180_000 } }]
+        ? [{ extends: true as const, test: {
+          name: 'cluster', include: CLUSTER, env: { CLICKHOUSE_ENGINE: 'cluster' }, testTimeout: 120_000, hookTimeout: 180_000,
+          globalSetup: ['test-support/clusterGlobalSetup.ts'],
+        } }]
         : []),
     ],
   },

@@ -188,8 +188,11 @@ export async function waitForPing(url: string, child: ChildProcess, logs: () => 
  * server (18.16 runs no OPTIMIZE ON CLUSTER), then waits for the replicas to have the result.
  */
 async function startCluster(): Promise<RunningClickHouse> {
-  const { startClickHouseCluster } = await import('./clickhouseCluster.js');
-  const cluster = await startClickHouseCluster();
+  const { attachClickHouseCluster, startClickHouseCluster } = await import('./clickhouseCluster.js');
+  // The cluster project's shared cluster (clusterGlobalSetup.ts), else one of this file's own.
+  const { inject } = await import('vitest');
+  const shared = inject('clickhouseCluster');
+  const cluster = shared ? attachClickHouseCluster(shared) : await startClickHouseCluster();
   const command = async (query: string) => {
     const optimize = /^OPTIMIZE TABLE (\w+)\.(\w+) FINAL$/.exec(query.trim());
     if (!optimize) return cluster.command(query);

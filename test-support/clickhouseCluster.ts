@@ -52,6 +52,63 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
+/** Where a running cluster's servers listen: enough for another process to use it (attachClickHouseCluster). */
+export type ClusterServerAddress = Pick<ClusterServer, 'name' | 'shard' | 'httpPort' | 'tcpPort' | 'url'>;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The cluster test project's shared cluster (clusterGlobalSetup.ts); null where it cannot run here. */
+    clickhouseCluster: ClusterServerAddress[] | null;
+  }
+}
+
+/** A cluster's SQL and URLs, from its servers' addresses. */
+function clusterClient(servers: readonly ClusterServer[]): Pick<RunningCluster, 'name' | 'servers' | 'databaseUrlFor' | 'command' | 'rows' | 'insert'> {
+  const entry = servers[servers.length - 1];
+  // The store's own session settings: a test reads and writes the replicas the store does.
+  const admin = (server: ClusterServer) => createClient({ url: server.url, username: 'default', password: '', clickhouse_settings: CLUSTER_SETTINGS });
+  return {
+    name: CLUSTER_NAME,
+    servers,
+    databaseUrlFor: (database, server = entry) =>
+      `clickhouse://${USER}:${PASSWORD}@127.0.0.1:${server.httpPort}/${database}?cluster=${CLUSTER_NAME}`,
+    async command(query, server = entry) {
+      const client = admin(server);
+      try {
+        await client.command({ query });
+      } finally {
+        await client.close();
+      }
+    },
+    async rows(query, server = entry) {
+      const client = admin(server);
+      try {
+        return await (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+      } finally {
+        await client.close();
+      }
+    },
+    async insert(table, values, server = entry) {
+      const client = admin(server);
+      try {
+        await client.insert({ table, values, format: 'JSONEachRow' });
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
+/**
+ * A cluster another process started (the cluster test project's global set-up, shared by its
+ * files): its servers are used, never killed or stopped from here.
+ */
+export function attachClickHouseCluster(addresses: readonly ClusterServerAddress[]): RunningCluster {
+  const servers = addresses.map((address) => ({ ...address, running: true, pid: () => undefined }));
+  const notOurs = async () => { throw new Error('a shared test cluster is not killed or restarted by one test file: start one of its own'); };
+  return { ...clusterClient(servers), kill: notOurs, restart: notOurs, stop: async () => undefined };
+}
+
 export function zookeeperJar(): string | null {
   return ZOOKEEPER_JARS.find((file) => fs.existsSync(file)) ?? null;
 }
@@ -206,38 +263,8 @@ async function startOnce(layout: readonly number[]): Promise<RunningCluster> {
     throw error;
   }
 
-  const entry = servers[servers.length - 1];
-  // The store's own session settings: a test reads and writes the replicas the store does.
-  const admin = (server: ClusterServer) => createClient({ url: server.url, username: 'default', password: '', clickhouse_settings: CLUSTER_SETTINGS });
   return {
-    name: CLUSTER_NAME,
-    servers,
-    databaseUrlFor: (database, server = entry) =>
-      `clickhouse://${USER}:${PASSWORD}@127.0.0.1:${server.httpPort}/${database}?cluster=${CLUSTER_NAME}`,
-    async command(query, server = entry) {
-      const client = admin(server);
-      try {
-        await client.command({ query });
-      } finally {
-        await client.close();
-      }
-    },
-    async rows(query, server = entry) {
-      const client = admin(server);
-      try {
-        return await (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>();
-      } finally {
-        await client.close();
-      }
-    },
-    async insert(table, values, server = entry) {
-      const client = admin(server);
-      try {
-        await client.insert({ table, values, format: 'JSONEachRow' });
-      } finally {
-        await client.close();
-      }
-    },
+    ...clusterClient(servers),
     async kill(server) {
       const state = server as ServerState;
       if (!state.child) return;
