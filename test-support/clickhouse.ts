@@ -4,7 +4,7 @@
 // optional package chdb, on a temp data directory; or, with CLICKHOUSE_ENGINE=cluster, a cluster
 // of three 18.16 servers and ZooKeeper (clickhouseCluster.ts). The store conformance suites run on all three.
 import { createRequire } from 'node:module';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createClient } from '@clickhouse/client';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -58,6 +58,19 @@ export const USER = 'funnelbeam';
 export const PASSWORD = 'test-password';
 const BINARIES = ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server'];
 const START_TIMEOUT_MS = 30_000;
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * Spawns a server that dies with the test process that started it, even on a kill -9 of that
+ * process (a worker ended at a timeout): `setpriv --pdeathsig KILL` (util-linux), which then
+ * becomes the server (same pid). Without it, servers and ZooKeepers were left running.
+ */
+export function spawnTied(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  return fs.existsSync(SETPRIV)
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], options)
+    : spawn(command, [...args], options);
+}
 
 /** The server binary (CLICKHOUSE_SERVER overrides), or null when it is not installed. */
 export function clickHouseServerBinary(): string | null {
@@ -236,7 +249,7 @@ export async function startClickHouse(): Promise<RunningClickHouse> {
   fs.writeFileSync(path.join(dir, 'users.xml'), usersXml());
 
   let stderr = '';
-  const child = spawn(binary, [`--config-file=${path.join(dir, 'config.xml')}`], {
+  const child = spawnTied(binary, [`--config-file=${path.join(dir, 'config.xml')}`], {
     cwd: dir,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -2,7 +2,7 @@
 // standalone) and three of Debian's clickhouse-server 18.16, two shards, the first with two
 // replicas. Each process has its own temp directory and free ports, on 127.0.0.1 only. A test
 // can kill -9 one server and start it again on the same data, as a crash and a restart would.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { CLUSTER_SETTINGS } from '../ingest/src/store/clickhouse/cluster.js';
 import {
-  PASSWORD, USER, clickHouseServerBinary, configXml, exited, freePort, usersXml, waitForPing,
+  PASSWORD, USER, clickHouseServerBinary, configXml, exited, freePort, spawnTied, usersXml, waitForPing,
 } from './clickhouse.js';
 
 /** The cluster's name in remote_servers (what CLICKHOUSE_CLUSTER names). */
@@ -181,7 +181,7 @@ async function startOnce(layout: readonly number[]): Promise<RunningCluster> {
   const zkLog = path.join(zkDir, 'zookeeper.log');
   const zkOutput = fs.openSync(zkLog, 'a');
   // Standalone and small: a test's cluster needs a few MB of heap; the serial GC spares the two cores.
-  const zookeeper = spawn('java', ['-Xmx128m', '-XX:+UseSerialGC', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', `${jar}:/usr/share/java/slf4j-simple.jar`,
+  const zookeeper = spawnTied('java', ['-Xmx128m', '-XX:+UseSerialGC', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', `${jar}:/usr/share/java/slf4j-simple.jar`,
     'org.apache.zookeeper.server.ZooKeeperServerMain', path.join(zkDir, 'zoo.cfg')], { cwd: zkDir, stdio: ['ignore', zkOutput, zkOutput] });
   fs.closeSync(zkOutput);
   children.add(zookeeper);
@@ -227,7 +227,7 @@ async function startOnce(layout: readonly number[]): Promise<RunningCluster> {
   };
   let stopping = false;
   const launch = async (server: ServerState) => {
-    const child = spawn(binary, [`--config-file=${path.join(server.dir, 'config.xml')}`], { cwd: server.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnTied(binary, [`--config-file=${path.join(server.dir, 'config.xml')}`], { cwd: server.dir, stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(child);
     server.killed = false;
     child.once('exit', (code, signal) => {
