@@ -101,3 +101,6 @@ export async function clickhouseClusterBenchmark(print: Print): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+// Alone: taskset -c 1 npx tsx bench/clickhouseCluster.ts (BENCH_CLUSTER_VISITORS=2000000 for about 10M events).
+if (import.meta.url === `file://${process.argv[1]}`) await clickhouseClusterBenchmark((line) => console.log(line));
