@@ -38,6 +38,8 @@ export const DEFAULT_SPOOL_OPTIONS: Omit<SpoolOptions, 'onError'> = {
 };
 
 const SEGMENT = /^segment-(\d{12})\.jsonl$/;
+/** A segment is closed past this size, so one read back at shipping stays small (ClickHouse away for long). */
+const MAX_SEGMENT_BYTES = 16 << 20;
 const LOCK = 'lock';
 const MAX_BACKOFF_MS = 30_000;
 
@@ -101,6 +103,7 @@ export class Spool {
       await this.current!.write(line);
       await this.current!.datasync();
       this.currentBytes += line.length;
+      if (this.currentBytes >= MAX_SEGMENT_BYTES) await this.nextSegment();
     });
     this.appending = appended.catch(() => undefined);
     return appended;
@@ -164,16 +167,19 @@ export class Spool {
 
   /** Closes the segment being written (between two appends) and starts the next. */
   private async rotate(): Promise<void> {
-    const turn = this.appending.then(async () => {
-      const next = await fs.promises.open(this.segmentPath(this.currentSeq + 1), 'a');
-      await this.current!.close();
-      this.closed.push({ seq: this.currentSeq, bytes: this.currentBytes });
-      this.current = next;
-      this.currentSeq++;
-      this.currentBytes = 0;
-    });
+    const turn = this.appending.then(() => this.nextSegment());
     this.appending = turn.catch(() => undefined);
     await turn;
+  }
+
+  /** Only in the appending chain: no append is under way. */
+  private async nextSegment(): Promise<void> {
+    const next = await fs.promises.open(this.segmentPath(this.currentSeq + 1), 'a');
+    await this.current!.close();
+    this.closed.push({ seq: this.currentSeq, bytes: this.currentBytes });
+    this.current = next;
+    this.currentSeq++;
+    this.currentBytes = 0;
   }
 }
 

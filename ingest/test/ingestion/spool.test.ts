@@ -74,6 +74,22 @@ describe('Spool', () => {
     await spool.close();
   });
 
+  it('starts a new segment past 16 MiB, so one read back at shipping stays bounded while the target is away', async () => {
+    const dir = spoolDir();
+    const target = receiver();
+    target.failing = true;
+    const spool = await Spool.open(dir, target.ship, { ...options, shipEveryMs: 60_000 });
+    const big = { ...event('big'), props: { note: 'x'.repeat(1 << 20) } };
+    for (let i = 0; i < 40; i++) await spool.write({ events: [{ ...big, id: `big-${i}` }], bots: [] });
+    const sizes = segments(dir).map((name) => fs.statSync(path.join(dir, name)).size);
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sizes)).toBeLessThan((16 << 20) + (2 << 20));
+    target.failing = false;
+    await spool.drain();
+    expect(ids(target.shipped)).toEqual(Array.from({ length: 40 }, (_, i) => `big-${i}`));
+    await spool.close();
+  });
+
   it('ships after a restart what the last run left, skipping a line torn by the crash, with the keys it gave id-less events', async () => {
     const dir = spoolDir();
     const first = receiver();
