@@ -92,7 +92,7 @@ export async function buildApp(config: Config, options: { store?: Store; logLeve
   app.decorate('sessions', new SessionTracker());
   // With a spool, a commit is an append to a local file, shipped to the store behind the clients' backs.
   const spool = config.spoolDir
-    ? await Spool.open(config.spoolDir, (batch) => store.write(batch), { ...DEFAULT_SPOOL_OPTIONS, onError: (err) => app.log.warn({ err }, 'shipping the spool failed, will retry') })
+    ? await Spool.open(config.spoolDir, (batch) => store.write(batch), { ...DEFAULT_SPOOL_OPTIONS, flush: config.spoolSynchronous === 'FULL', onError: (err) => app.log.warn({ err }, 'shipping the spool failed, will retry') })
     : null;
   app.decorate('queue', spool
     ? new WriteQueue((batch) => spool.write(batch), { maxQueuedEvents: config.maxQueuedEvents })

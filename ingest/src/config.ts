@@ -15,6 +15,8 @@ export interface Config {
    * large inserts (ingestion/spool.ts); null: acknowledged once ClickHouse has them.
    */
   spoolDir: string | null;
+  /** SPOOL_SYNCHRONOUS, as SQLITE_SYNCHRONOUS: NORMAL survives a crash of the process, FULL also a power loss (an fdatasync per commit). */
+  spoolSynchronous: 'NORMAL' | 'FULL';
   /** Null: generated on first start and kept in the store. */
   adminToken: string | null;
   /** Requests per IP and minute on every route; 0 turns the limit off. */
@@ -69,6 +71,13 @@ function clusterName(env: NodeJS.ProcessEnv): string | null {
   return raw;
 }
 
+/** NORMAL (the default) or FULL: whether each commit is also flushed to the disk itself. */
+function synchronousMode(env: NodeJS.ProcessEnv, name: string): 'NORMAL' | 'FULL' {
+  const mode = (env[name] ?? 'NORMAL').toUpperCase();
+  if (mode !== 'NORMAL' && mode !== 'FULL') throw new ConfigError(`${name} must be NORMAL or FULL, got "${env[name]}"`);
+  return mode;
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   return ['1', 'true', 'yes'].includes((env[name] ?? '').toLowerCase());
 }
@@ -80,6 +89,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     databaseUrl: 'sqlite:./data/funnelbeam.db',
     clickhouseCluster: null,
     spoolDir: null,
+    spoolSynchronous: 'NORMAL',
     adminToken: null,
     rateLimitPerMinute: 6000,
     maxQueuedEvents: 50_000,
@@ -93,10 +103,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): Config {
-  const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    throw new ConfigError(`SQLITE_SYNCHRONOUS must be NORMAL or FULL, got "${env.SQLITE_SYNCHRONOUS}"`);
-  }
+  const synchronous = synchronousMode(env, 'SQLITE_SYNCHRONOUS');
   const base = defaultConfig();
   const databaseUrl = env.DATABASE_URL || base.databaseUrl;
   if (env.SPOOL_DIR && databaseUrl.startsWith('sqlite:')) {
@@ -108,6 +115,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     databaseUrl,
     clickhouseCluster: clusterName(env),
     spoolDir: env.SPOOL_DIR || null,
+    spoolSynchronous: synchronousMode(env, 'SPOOL_SYNCHRONOUS'),
     adminToken: env.ADMIN_TOKEN || null,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', base.rateLimitPerMinute),
     maxQueuedEvents: integer(env, 'MAX_QUEUED_EVENTS', base.maxQueuedEvents) || base.maxQueuedEvents,

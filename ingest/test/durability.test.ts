@@ -101,6 +101,7 @@ describe.skipIf(canSkipClickHouse())('a ClickHouse collector with a spool, kille
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnelbeam-spool-durability-'));
     try {
       const databaseUrl = clickhouse.databaseUrlFor('spool_durability');
+      // The default SPOOL_SYNCHRONOUS (NORMAL): no flush to the disk, which kill -9 does not need.
       const env = { SPOOL_DIR: path.join(dir, 'spool') };
       const first = await startCollectorProcess(databaseUrl, env);
       await registerSite(first.url);

@@ -11,6 +11,7 @@ import { QueueFullError } from '../../src/ingestion/writeQueue.js';
 import type { WriteBatch } from '../../src/store/types.js';
 import { storedEvent } from '../store/fixture.js';
 import { exited } from '../../../test-support/collectorProcess.js';
+import { ConfigError, readConfig } from '../../src/config.js';
 
 const dirs: string[] = [];
 function spoolDir(): string {
@@ -138,5 +139,17 @@ describe('Spool', () => {
     }
     const spool = await Spool.open(dir, receiver().ship, options);
     await spool.close();
+  });
+});
+
+describe('the spool settings', () => {
+  it('take a directory for a ClickHouse collector only, and NORMAL or FULL', () => {
+    const clickhouse = { DATABASE_URL: 'clickhouse://u:p@h:8123/db' };
+    expect(readConfig({ ...clickhouse, SPOOL_DIR: '/var/spool/fb' })).toMatchObject({ spoolDir: '/var/spool/fb', spoolSynchronous: 'NORMAL' });
+    expect(readConfig({ ...clickhouse, SPOOL_DIR: '/var/spool/fb', SPOOL_SYNCHRONOUS: 'full' }).spoolSynchronous).toBe('FULL');
+    expect(readConfig(clickhouse).spoolDir).toBeNull();
+    expect(() => readConfig({ ...clickhouse, SPOOL_SYNCHRONOUS: 'sometimes' })).toThrow(ConfigError);
+    // SQLite commits on the machine already: a spool there would only add a copy.
+    expect(() => readConfig({ SPOOL_DIR: '/var/spool/fb' })).toThrow(/SPOOL_DIR is for a collector on ClickHouse/);
   });
 });
