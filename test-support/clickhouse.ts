@@ -152,7 +152,7 @@ export function configXml(dir: string, httpPort: number, tcpPort: number, extra 
 }
 
 /** users.xml: `default` (no password) and the store's user, both from 127.0.0.1 only; `profile` adds settings. */
-export function usersXml(profile = ''): string {
+export function usersXml(profile = '', maxMemoryUsage = 2_000_000_000): string {
   const user = (name: string, password: string) => `
     <${name}>
       <password>${password}</password>
@@ -162,7 +162,7 @@ export function usersXml(profile = ''): string {
     </${name}>`;
   return `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage>${profile}</default></profiles>
+  <profiles><default><max_memory_usage>${maxMemoryUsage}</max_memory_usage>${profile}</default></profiles>
   <users>${user('default', '')}${user(USER, PASSWORD)}
   </users>
   <quotas><default><interval>
@@ -232,7 +232,8 @@ async function startCluster(): Promise<RunningClickHouse> {
   };
 }
 
-export async function startClickHouse(): Promise<RunningClickHouse> {
+/** `maxMemoryUsage`: the bytes a query may use (one clickhouse-server only; 2 GB unless given). */
+export async function startClickHouse(options: { maxMemoryUsage?: number } = {}): Promise<RunningClickHouse> {
   if (clickHouseEngine === 'chdb') return startChdb();
   if (clickHouseEngine === 'cluster') return startCluster();
   const binary = clickHouseServerBinary();
@@ -246,7 +247,7 @@ export async function startClickHouse(): Promise<RunningClickHouse> {
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) fs.mkdirSync(path.join(dir, sub));
   const [httpPort, tcpPort] = [await freePort(), await freePort()];
   fs.writeFileSync(path.join(dir, 'config.xml'), configXml(dir, httpPort, tcpPort));
-  fs.writeFileSync(path.join(dir, 'users.xml'), usersXml());
+  fs.writeFileSync(path.join(dir, 'users.xml'), usersXml('', options.maxMemoryUsage));
 
   let stderr = '';
   const child = spawnTied(binary, [`--config-file=${path.join(dir, 'config.xml')}`], {

@@ -24,6 +24,22 @@ export function hasAsyncInserts(version: string): boolean {
   return major > 21 || (major === 21 && minor >= 11);
 }
 
+/** The memory a query may use on the server, for this user (0: no limit). */
+const MEMORY_LIMIT = `SELECT value FROM system.settings WHERE name = 'max_memory_usage'`;
+
+/**
+ * Reads that group every event of a range (stats and exports keep each event's first copy by
+ * GROUP BY) need memory in proportion to the range's events: at 10M events, 1.9 GB, over a
+ * server limit of 2 GB. With a limit, a GROUP BY past half of it goes on on disk instead of
+ * failing (as ClickHouse's documentation advises), and so does a sort.
+ */
+export function spillSettings(rows: readonly Row[]): ClickHouseSettings {
+  const limit = Number(rows[0]?.value ?? 0);
+  if (!Number.isFinite(limit) || limit <= 0) return {};
+  const half = String(Math.floor(limit / 2));
+  return { max_bytes_before_external_group_by: half, max_bytes_before_external_sort: half };
+}
+
 export interface HttpTarget {
   url: string;
   username: string;
@@ -47,17 +63,20 @@ export async function httpConnection(target: HttpTarget): Promise<SqlConnection>
     keep_alive: { idle_socket_ttl: 2000, eagerly_destroy_stale_sockets: true },
   };
   const bootstrap = createClient(connection);
+  let spill: ClickHouseSettings;
   try {
     await bootstrap.command({ query: createDatabase(target.database) });
+    spill = spillSettings(await (await bootstrap.query({ query: MEMORY_LIMIT, format: 'JSONEachRow' })).json<Row>());
   } finally {
     await bootstrap.close();
   }
-  const client = createClient({ ...connection, database: target.database, clickhouse_settings: target.settings });
+  const settings = { ...spill, ...target.settings };
+  const client = createClient({ ...connection, database: target.database, clickhouse_settings: settings });
   const commands = target.commandTimeoutMs
     ? createClient({
       ...connection, database: target.database, request_timeout: target.commandTimeoutMs,
       // Progress headers keep a long command's connection busy, so no proxy between closes it as idle.
-      clickhouse_settings: { ...target.settings, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
+      clickhouse_settings: { ...settings, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
     })
     : client;
   const rows = async (query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<Row>();
