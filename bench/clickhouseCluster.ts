@@ -65,14 +65,16 @@ async function reports(label: string, databaseUrl: string, print: Print): Promis
       funnelTimes.push(ms);
     }
     const statsTimes: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    let statsFailure = '';
+    for (let i = 0; i < 5 && !statsFailure; i++) {
       const [reply, ms] = await timed(() => collector.api.request('GET', `/api/sites/${SITE}/stats?from=${range.from}&to=${range.to}`));
-      if (reply.status !== 200) throw new Error(`stats: ${reply.status}`);
+      // Said, not thrown: the figures of the other store still come.
+      if (reply.status !== 200) statsFailure = `stats answered ${reply.status} after ${millis(ms)}`;
       statsTimes.push(ms);
     }
     print(`${label.padEnd(28)} ${written.toLocaleString('en')} events written in ${seconds(fillMs)} (${Math.round(written / (fillMs / 1000)).toLocaleString('en')}/s); ` +
       `back-fill ${seconds(done - saved)}; funnel report median ${millis(median(funnelTimes))} (${entered.toLocaleString('en')} entered); ` +
-      `stats median ${millis(median(statsTimes))}`);
+      (statsFailure || `stats median ${millis(median(statsTimes))}`));
   } finally {
     await collector.stopWithin(10_000);
   }
@@ -93,8 +95,8 @@ export async function clickhouseClusterBenchmark(print: Print): Promise<void> {
     await ingestion('ClickHouse, cluster', cluster.databaseUrlFor('bench_cluster'), print);
     await ingestion('ClickHouse, cluster, spooled', cluster.databaseUrlFor('bench_cluster_spooled'), print, { SPOOL_DIR: path.join(dir, 'spool') });
     print(`Reports over the shop walk (${VISITORS.toLocaleString('en')} visitors, ${SPAN_DAYS} days), through a collector:`);
-    await reports('ClickHouse, one server', server.databaseUrlFor('bench_reports'), print);
     await reports('ClickHouse, cluster', cluster.databaseUrlFor('bench_reports'), print);
+    await reports('ClickHouse, one server', server.databaseUrlFor('bench_reports'), print);
   } finally {
     await cluster.stop();
     await server.stop();
