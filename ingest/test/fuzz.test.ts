@@ -150,7 +150,8 @@ describe('fuzzing POST /api/event', () => {
             seen: fc.oneof(fc.double(), fc.jsonValue()),
             device: fc.oneof(fc.constantFrom('watch', 'desktop', ''), fc.jsonValue()),
           }, { requiredKeys: [] }),
-        ),
+        // A __proto__ or constructor key anywhere refuses the whole body (400), as tested above.
+        ).filter((heatmap) => !/"(__proto__|constructor)":/.test(JSON.stringify(heatmap))),
         async (heatmap) => {
           const event = engagement(heatmap);
           expect(await sendAndCheck(JSON.stringify(event), event)).toBe(202);
