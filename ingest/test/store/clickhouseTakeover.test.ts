@@ -7,6 +7,7 @@ import { canSkipClickHouse, startClickHouse, type RunningClickHouse } from '../.
 import { exited, killCollectorProcesses, startCollectorProcess, type CollectorProcess } from '../../../test-support/collectorProcess.js';
 import { waitFor } from '../../../test-support/webhookReceiver.js';
 import { utcDay } from '../../src/time.js';
+import { journeyMaker, landedAndSigned } from '../../../test-support/signupJourneys.js';
 
 const SITE = 'takeover.example.com';
 const ORIGIN = `https://${SITE}`;
@@ -31,14 +32,7 @@ beforeAll(async () => {
 afterAll(async () => { await clickhouse?.stop(); });
 afterEach(killCollectorProcesses);
 
-let sequence = 0;
-
-/** A visitor's landing, and its signup when `signs` (one batch: both taken or neither). */
-function journey(visitor: string, signs: boolean) {
-  const ts = Date.now();
-  const event = (name: string, offset: number) => ({ site: SITE, name, url: `${ORIGIN}/`, id: `e${sequence++}`, ts: ts + offset, visitor, session: `${visitor}-s` });
-  return signs ? [event('pageview', 0), event('signup', 1000)] : [event('pageview', 0)];
-}
+const journey = journeyMaker(SITE);
 
 async function send(collector: CollectorProcess, body: unknown[]): Promise<boolean> {
   try {
@@ -56,10 +50,7 @@ async function stored(databaseUrl: string): Promise<{ landed: Set<string>; signe
   const reply = await fetch(`${clickhouse!.url}/?${new URLSearchParams({ user: username, password: decodeURIComponent(password), database: pathname.slice(1) })}`, { method: 'POST', body: query });
   expect(reply.status).toBe(200);
   const rows = (await reply.text()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { visitor: string; name: string });
-  return {
-    landed: new Set(rows.filter((r) => r.name === 'pageview').map((r) => r.visitor)),
-    signed: new Set(rows.filter((r) => r.name === 'signup').map((r) => r.visitor)),
-  };
+  return landedAndSigned(rows);
 }
 
 async function report(collector: CollectorProcess): Promise<{ landed: number; signed: number; freshUntil: number | null } | undefined> {

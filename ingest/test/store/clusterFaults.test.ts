@@ -10,6 +10,7 @@ import { canRunCluster, startClickHouseCluster, type ClusterServer, type Running
 import { killCollectorProcesses, startCollectorProcess, type CollectorProcess } from '../../../test-support/collectorProcess.js';
 import { waitFor } from '../../../test-support/webhookReceiver.js';
 import { utcDay } from '../../src/time.js';
+import { journeyMaker, landedAndSigned } from '../../../test-support/signupJourneys.js';
 
 const SITE = 'cluster.example.com';
 const ORIGIN = `https://${SITE}`;
@@ -35,14 +36,7 @@ beforeAll(async () => {
 afterAll(async () => { await cluster?.stop(); });
 afterEach(killCollectorProcesses);
 
-let sequence = 0;
-
-/** A visitor's landing, and its signup when `signs` (one batch: both taken or neither). */
-function journey(visitor: string, signs: boolean) {
-  const ts = Date.now();
-  const event = (name: string, offset: number) => ({ site: SITE, name, url: `${ORIGIN}/`, id: `e${sequence++}`, ts: ts + offset, visitor, session: `${visitor}-s` });
-  return signs ? [event('pageview', 0), event('signup', 1000)] : [event('pageview', 0)];
-}
+const journey = journeyMaker(SITE);
 
 async function send(collector: CollectorProcess, body: unknown[]): Promise<Response | null> {
   try {
@@ -70,10 +64,7 @@ async function report(collector: CollectorProcess): Promise<{ status: number; re
 async function stored(database: string): Promise<{ landed: Set<string>; signed: Set<string> }> {
   for (const server of cluster!.servers) await cluster!.command(`SYSTEM SYNC REPLICA ${database}.events_local`, server);
   const rows = (await cluster!.rows(`SELECT DISTINCT visitor, name FROM ${database}.events WHERE site = '${SITE}'`)) as { visitor: string; name: string }[];
-  return {
-    landed: new Set(rows.filter((r) => r.name === 'pageview').map((r) => r.visitor)),
-    signed: new Set(rows.filter((r) => r.name === 'signup').map((r) => r.visitor)),
-  };
+  return landedAndSigned(rows);
 }
 
 const byName = (name: string): ClusterServer => cluster!.servers.find((s) => s.name === name)!;
